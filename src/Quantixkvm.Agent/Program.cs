@@ -1,0 +1,2 @@
+var builder = Host.CreateApplicationBuilder(args);
+builder.Build().Run();
