@@ -1,0 +1,64 @@
+namespace Quantixkvm.Domain.Vms;
+
+/// <summary>Commands a VM decides. Lifecycle commands come from users; the rest are what host reports turn into.</summary>
+public abstract record VmCommand(CommandContext Context);
+
+/// <summary>Commands that start an operation on the VM's host and so carry its deadline policy.</summary>
+public abstract record VmLifecycleCommand(CommandContext Context, OperationTimeouts Timeouts) : VmCommand(Context)
+{
+    public abstract OperationKind Kind { get; }
+}
+
+public sealed record CreateVm(
+    CommandContext Context, OperationTimeouts Timeouts,
+    Guid VmId, string Name, int Vcpus, int MemoryMiB, Guid HostId, bool Start) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Create;
+}
+
+public sealed record StartVm(CommandContext Context, OperationTimeouts Timeouts) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Start;
+}
+
+/// <summary>Graceful shutdown through the guest, or with <c>Force</c> an immediate power-off.</summary>
+public sealed record StopVm(CommandContext Context, OperationTimeouts Timeouts, bool Force) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Stop;
+}
+
+public sealed record RebootVm(CommandContext Context, OperationTimeouts Timeouts) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Reboot;
+}
+
+public sealed record PauseVm(CommandContext Context, OperationTimeouts Timeouts) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Pause;
+}
+
+public sealed record ResumeVm(CommandContext Context, OperationTimeouts Timeouts) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Resume;
+}
+
+public sealed record DeleteVm(CommandContext Context, OperationTimeouts Timeouts) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.Delete;
+}
+
+/// <summary>The host's agent has begun the operation.</summary>
+public sealed record MarkOperationStarted(CommandContext Context, Guid OperationId) : VmCommand(Context);
+
+/// <summary>The host's agent finished the operation; <c>Observed</c> is the state it read afterwards.</summary>
+public sealed record CompleteOperation(CommandContext Context, Guid OperationId, PowerState Observed) : VmCommand(Context);
+
+/// <summary>The hypervisor refused or failed the operation; the message is the hypervisor's own.</summary>
+public sealed record FailOperation(
+    CommandContext Context, Guid OperationId, string ErrorCode, string ErrorMessage, PowerState Observed) : VmCommand(Context);
+
+/// <summary>Issued by the deadline watcher once <c>Context.Now</c> has passed the operation's deadline.</summary>
+public sealed record TimeOutOperation(CommandContext Context, Guid OperationId) : VmCommand(Context);
+
+/// <summary>A state read from the host outside any operation (inventory, late report): drift if it differs.</summary>
+public sealed record ObservePowerState(CommandContext Context, PowerState Observed, string Source) : VmCommand(Context);
