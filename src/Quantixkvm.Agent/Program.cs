@@ -1,2 +1,42 @@
+using MassTransit;
+using Quantixkvm.Agent;
+using Quantixkvm.Agent.Consumers;
+using Quantixkvm.Agent.Hypervisor;
+using Quantixkvm.Agent.Reporting;
+using Quantixkvm.Contracts;
+using Quantixkvm.Hosting;
+using Quantixkvm.Libvirt;
+
 var builder = Host.CreateApplicationBuilder(args);
+builder.UseQuantixkvmLogging("agent");
+
+var section = builder.Configuration.GetSection(AgentOptions.Section);
+builder.Services.Configure<AgentOptions>(section);
+var options = section.Get<AgentOptions>() ?? new AgentOptions();
+var rabbit = builder.Configuration.RabbitMqOptions();
+
+builder.Services.AddSingleton(TimeProvider.System);
+// One connection for the agent's life: libvirt connections are thread-safe, and the test driver keeps its state per open connection.
+builder.Services.AddSingleton(_ => LibvirtConnection.Open(options.LibvirtUri));
+builder.Services.AddSingleton<DomainOperations>();
+builder.Services.AddSingleton<OutcomeCache>();
+
+builder.Services.AddMassTransit(bus =>
+{
+    bus.AddConsumer<RunDomainOperationConsumer>();
+    bus.UsingRabbitMq((context, rabbitmq) =>
+    {
+        rabbitmq.UseQuantixkvmBroker(rabbit);
+        rabbitmq.ReceiveEndpoint(AgentQueues.ForHost(options.HostId), e =>
+        {
+            // Only the control plane sends here, by name; no fan-out bindings.
+            e.ConfigureConsumeTopology = false;
+            e.PrefetchCount = 16;
+            e.ConcurrentMessageLimit = 8;
+            e.ConfigureConsumer<RunDomainOperationConsumer>(context);
+        });
+    });
+});
+builder.Services.AddHostedService<HostReporter>();
+
 builder.Build().Run();

@@ -1,0 +1,52 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Quantixkvm.Agent.Hypervisor;
+using Quantixkvm.Contracts;
+using Quantixkvm.Hosting;
+
+namespace Quantixkvm.Agent.Consumers;
+
+/// <summary>
+/// Runs one operation from the host's queue and reports it. MassTransit acknowledges the message
+/// only when this returns, i.e. after the outcome is published (with broker confirms); a crash
+/// before that means a redelivery, which the cache and the state check make harmless.
+/// </summary>
+public sealed class RunDomainOperationConsumer(
+    DomainOperations operations, OutcomeCache outcomes, IOptions<AgentOptions> options, TimeProvider clock,
+    ILogger<RunDomainOperationConsumer> logger) : IConsumer<RunDomainOperation>
+{
+    public async Task Consume(ConsumeContext<RunDomainOperation> context)
+    {
+        var m = context.Message;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = m.CorrelationId });
+        var vmId = m.Domain.VmId;
+        if (!outcomes.TryGet(m.OperationId, out var outcome))
+        {
+            await context.Publish(
+                new DomainOperationStarted(m.OperationId, m.CommandId, m.CorrelationId, vmId, m.HostId, clock.GetUtcNow()),
+                p => p.CorrelationId = m.CorrelationId);
+            logger.LogInformation("Running {Kind} operation {OperationId} on VM {VmId}", m.Kind, m.OperationId, vmId);
+            outcome = await operations.RunAsync(m, TimeSpan.FromSeconds(options.Value.DeadlineMarginSeconds), context.CancellationToken);
+            outcomes.Add(m.OperationId, outcome);
+        }
+        else
+        {
+            logger.LogInformation("Operation {OperationId} was already run here; reporting its outcome again", m.OperationId);
+        }
+
+        await context.Publish(
+            new DomainOperationFinished(
+                m.OperationId, m.CommandId, m.CorrelationId, vmId, m.HostId, outcome.Succeeded, outcome.Observed,
+                outcome.ErrorCode, outcome.ErrorMessage, clock.GetUtcNow()),
+            p => p.CorrelationId = m.CorrelationId);
+        if (outcome.Succeeded)
+        {
+            logger.LogInformation("{Kind} operation {OperationId} on VM {VmId} succeeded; domain is {State}", m.Kind, m.OperationId, vmId, outcome.Observed);
+        }
+        else
+        {
+            logger.LogWarning("{Kind} operation {OperationId} on VM {VmId} failed: {ErrorCode} {ErrorMessage}",
+                m.Kind, m.OperationId, vmId, outcome.ErrorCode, outcome.ErrorMessage);
+        }
+    }
+}

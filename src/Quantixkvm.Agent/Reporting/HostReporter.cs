@@ -1,0 +1,77 @@
+using System.Reflection;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Quantixkvm.Agent.Hypervisor;
+using Quantixkvm.Contracts;
+using Quantixkvm.Libvirt;
+
+namespace Quantixkvm.Agent.Reporting;
+
+/// <summary>
+/// The agent's voice: registration with capacity read from libvirt at start, then heartbeats
+/// (liveness of the agent itself, not of its AMQP link) and periodic full inventories.
+/// </summary>
+public sealed class HostReporter(
+    IBus bus, LibvirtConnection libvirt, IOptions<AgentOptions> options, TimeProvider clock, ILogger<HostReporter> logger)
+    : BackgroundService
+{
+    private static readonly string AgentVersion =
+        typeof(HostReporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var agent = options.Value;
+        var node = libvirt.GetNodeInfo();
+        await bus.Publish(new HostRegistration(
+            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, libvirt.Uri, AgentVersion, clock.GetUtcNow()), stoppingToken);
+        logger.LogInformation("Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB on {LibvirtUri}; queue {Queue}",
+            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, libvirt.Uri, AgentQueues.ForHost(agent.HostId));
+
+        var heartbeat = TimeSpan.FromSeconds(agent.HeartbeatSeconds);
+        var inventoryEvery = TimeSpan.FromSeconds(agent.InventorySeconds);
+        var nextInventory = DateTimeOffset.MinValue;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var domains = Inventory();
+                await bus.Publish(
+                    new HostHeartbeat(agent.HostId, agent.HostName, domains.Count, clock.GetUtcNow()),
+                    // A heartbeat that waited in a queue says nothing about now: let the broker drop it.
+                    p => p.TimeToLive = heartbeat * 2, stoppingToken);
+                if (clock.GetUtcNow() >= nextInventory)
+                {
+                    await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
+                    nextInventory = clock.GetUtcNow() + inventoryEvery;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogError(ex, "Heartbeat or inventory failed; trying again in {Interval}", heartbeat);
+            }
+
+            await Task.Delay(heartbeat, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Every domain on the host; Quantixkvm's own are recognised by their name.</summary>
+    private List<InventoryDomain> Inventory()
+    {
+        var domains = libvirt.ListAllDomains();
+        try
+        {
+            return domains.Select(d =>
+            {
+                Guid? vmId = d.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(d.Name[5..], "N", out var id) ? id : null;
+                return new InventoryDomain(d.Uuid, d.Name, DomainOperations.PowerStateOf(d.GetState().State), vmId);
+            }).ToList();
+        }
+        finally
+        {
+            foreach (var domain in domains)
+            {
+                domain.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace Quantixkvm.Contracts;
+
+/// <summary>Agent → control plane when it starts: who the host is and what it can hold, read from libvirt.</summary>
+public sealed record HostRegistration(
+    Guid HostId, string Name, int Cpus, long MemoryMiB, string CpuModel, string LibvirtUri, string AgentVersion, DateTimeOffset RegisteredAt);
+
+/// <summary>The agent's own liveness signal; telemetry, not stored as an event.</summary>
+public sealed record HostHeartbeat(Guid HostId, string Name, int DomainCount, DateTimeOffset SentAt);
+
+/// <summary>Every domain the host has, sent at start and periodically, so the control plane can see drift.</summary>
+public sealed record HostInventory(Guid HostId, IReadOnlyList<InventoryDomain> Domains, DateTimeOffset TakenAt);
+
+/// <summary>One domain on a host; <c>VmId</c> is set for domains Quantixkvm defined.</summary>
+public sealed record InventoryDomain(Guid Uuid, string Name, DomainPowerState PowerState, Guid? VmId);

@@ -1,0 +1,148 @@
+using Quantixkvm.Libvirt.Native;
+
+namespace Quantixkvm.Libvirt;
+
+/// <summary>
+/// A libvirt domain (<c>virDomainPtr</c>). Each instance owns one libvirt reference, released by
+/// <see cref="Dispose"/> (<c>virDomainFree</c>); disposing does not touch the virtual machine itself.
+/// Operations on a domain that no longer exists throw <see cref="DomainNotFoundException"/>.
+/// </summary>
+public sealed unsafe class LibvirtDomain : IDisposable
+{
+    private const uint UndefineManagedSave = 1 << 0;       // VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    private const uint UndefineSnapshotsMetadata = 1 << 1; // VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    private const uint UndefineNvram = 1 << 2;             // VIR_DOMAIN_UNDEFINE_NVRAM
+
+    private static readonly uint[] UndefineAttempts =
+    [
+        UndefineManagedSave | UndefineSnapshotsMetadata | UndefineNvram,
+        UndefineManagedSave | UndefineSnapshotsMetadata,
+    ];
+
+    private readonly DomainHandle handle;
+
+    private LibvirtDomain(DomainHandle handle, Guid uuid, string name)
+    {
+        this.handle = handle;
+        Uuid = uuid;
+        Name = name;
+    }
+
+    /// <summary>The domain's UUID (<c>virDomainGetUUIDString</c>).</summary>
+    public Guid Uuid { get; }
+
+    /// <summary>The domain's name (<c>virDomainGetName</c>), as it was when this object was obtained.</summary>
+    public string Name { get; }
+
+    /// <summary>The domain's current state and the reason for it (<c>virDomainGetState</c>).</summary>
+    public DomainStateInfo GetState()
+    {
+        ThrowIfDisposed();
+        int state;
+        int reason;
+        LibvirtRuntime.Check(NativeMethods.virDomainGetState(handle, &state, &reason, 0), "virDomainGetState");
+        return new DomainStateInfo((DomainState)state, reason);
+    }
+
+    /// <summary>Boots the defined domain (<c>virDomainCreate</c>).</summary>
+    public void Start() => Run(NativeMethods.virDomainCreate, "virDomainCreate");
+
+    /// <summary>
+    /// Asks the guest to shut down gracefully (ACPI); returns at once, before the guest has stopped
+    /// (<c>virDomainShutdown</c>).
+    /// </summary>
+    public void Shutdown() => Run(NativeMethods.virDomainShutdown, "virDomainShutdown");
+
+    /// <summary>Powers the domain off at once (<c>virDomainDestroy</c>).</summary>
+    public void Destroy() => Run(NativeMethods.virDomainDestroy, "virDomainDestroy");
+
+    /// <summary>Asks the guest to reboot, using the driver's default method (<c>virDomainReboot</c>).</summary>
+    public void Reboot() => Run(static domain => NativeMethods.virDomainReboot(domain, 0), "virDomainReboot");
+
+    /// <summary>Pauses the domain's CPUs (<c>virDomainSuspend</c>).</summary>
+    public void Suspend() => Run(NativeMethods.virDomainSuspend, "virDomainSuspend");
+
+    /// <summary>Resumes a paused domain (<c>virDomainResume</c>).</summary>
+    public void Resume() => Run(NativeMethods.virDomainResume, "virDomainResume");
+
+    /// <summary>
+    /// Removes the domain's persistent definition together with its managed save image, snapshot
+    /// metadata and NVRAM (<c>virDomainUndefineFlags</c>). A driver that refuses some of those flags
+    /// (libvirt's test driver has no NVRAM) is asked again without NVRAM, and then with a plain
+    /// <c>virDomainUndefine</c>. A running domain becomes transient and keeps running.
+    /// </summary>
+    public void Undefine()
+    {
+        ThrowIfDisposed();
+        foreach (uint flags in UndefineAttempts)
+        {
+            if (NativeMethods.virDomainUndefineFlags(handle, flags) >= 0)
+            {
+                return;
+            }
+
+            LibvirtException error = LibvirtRuntime.TakeLastError("virDomainUndefineFlags");
+            if (!IsRefusedFlags(error))
+            {
+                throw error;
+            }
+        }
+
+        LibvirtRuntime.Check(NativeMethods.virDomainUndefine(handle), "virDomainUndefine");
+    }
+
+    /// <summary>The domain's current XML description (<c>virDomainGetXMLDesc</c>, no flags).</summary>
+    public string GetXml()
+    {
+        ThrowIfDisposed();
+        byte* xml = NativeMethods.virDomainGetXMLDesc(handle, 0);
+        if (xml == null)
+        {
+            throw LibvirtRuntime.TakeLastError("virDomainGetXMLDesc");
+        }
+
+        return NativeMethods.TakeString(xml)!;
+    }
+
+    /// <summary>Releases this object's libvirt reference (<c>virDomainFree</c>).</summary>
+    public void Dispose() => handle.Dispose();
+
+    public override string ToString() => $"{Name} ({Uuid})";
+
+    /// <summary>Wraps a handle that libvirt just returned; on failure the handle is released.</summary>
+    internal static LibvirtDomain Adopt(DomainHandle handle)
+    {
+        try
+        {
+            byte* buffer = stackalloc byte[NativeMethods.UuidStringBufferLength];
+            LibvirtRuntime.Check(NativeMethods.virDomainGetUUIDString(handle, buffer), "virDomainGetUUIDString");
+            Guid uuid = Guid.Parse(NativeMethods.CopyString(buffer)!);
+
+            byte* name = NativeMethods.virDomainGetName(handle);
+            if (name == null)
+            {
+                throw LibvirtRuntime.TakeLastError("virDomainGetName");
+            }
+
+            return new LibvirtDomain(handle, uuid, NativeMethods.CopyString(name)!);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static bool IsRefusedFlags(LibvirtException error) =>
+        error.ErrorCode is LibvirtErrorCode.NoSupport
+            or LibvirtErrorCode.InvalidArg
+            or LibvirtErrorCode.ArgumentUnsupported;
+
+    private void Run(Func<DomainHandle, int> call, string operation)
+    {
+        ThrowIfDisposed();
+        LibvirtRuntime.Check(call(handle), operation);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(handle.IsClosed, this);
+}
