@@ -1,6 +1,86 @@
+using GraphQL;
+using MassTransit;
+using Quantixkvm.ControlPlane.Agents;
+using Quantixkvm.ControlPlane.Api.GraphQL;
+using Quantixkvm.ControlPlane.Api.Health;
+using Quantixkvm.ControlPlane.Commands;
+using Quantixkvm.ControlPlane.Configuration;
+using Quantixkvm.ControlPlane.Dispatch;
+using Quantixkvm.ControlPlane.EventStore;
+using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Contracts;
+using Quantixkvm.GraphQLTransport;
+using Quantixkvm.Hosting;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.UseQuantixkvmLogging("controlplane");
+
+var section = builder.Configuration.GetSection(ControlPlaneOptions.Section);
+builder.Services.Configure<ControlPlaneOptions>(section);
+var options = section.Get<ControlPlaneOptions>() ?? new ControlPlaneOptions();
+var postgres = builder.Configuration.GetConnectionString("Postgres")
+    ?? "Host=127.0.0.1;Port=15433;Database=quantixkvm;Username=quantixkvm;Password=quantixkvm";
+var rabbit = builder.Configuration.RabbitMqOptions();
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddQuantixkvmEventStore(postgres, options);
+builder.Services.AddSingleton<ChangeHub>();
+builder.Services.AddScoped<AggregateCommands>();
+builder.Services.AddScoped<VmCommands>();
+builder.Services.AddScoped<HostDirectory>();
+builder.Services.AddHostedService<OperationDeadlineWatcher>();
+
+builder.Services.AddMassTransit(bus =>
+{
+    bus.AddConsumer<OperationOutcomeConsumer>();
+    bus.AddConsumer<HostReportConsumer>();
+    bus.AddConsumer<HeartbeatConsumer>();
+    bus.UsingRabbitMq((context, rabbitmq) =>
+    {
+        rabbitmq.UseQuantixkvmBroker(rabbit);
+        rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneOutcomes, e =>
+        {
+            e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000));
+            e.ConfigureConsumer<OperationOutcomeConsumer>(context);
+        });
+        rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHosts, e =>
+        {
+            e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000));
+            e.ConfigureConsumer<HostReportConsumer>(context);
+        });
+        rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHeartbeats, e =>
+        {
+            e.ConfigureConsumer<HeartbeatConsumer>(context);
+        });
+    });
+});
+
+builder.Services.AddGraphQL(graphql => graphql
+    .AddSchema<QuantixkvmSchema>()
+    .AddSystemTextJson()
+    .AddErrorInfoProvider<ApiErrorInfoProvider>()
+    .AddGraphTypes(typeof(QuantixkvmSchema).Assembly));
+builder.Services.AddGraphQLTransport(transport => transport.UserContextFactory = RequestContext.For);
+builder.Services.AddQuantixkvmHealth();
+
 var app = builder.Build();
-app.MapGet("/healthz", () => "ok");
+
+// Every log line of a request carries its correlation id, which its commands and events carry on.
+app.Use(async (http, next) =>
+{
+    var correlation = RequestContext.CorrelationOf(http);
+    using (Serilog.Context.LogContext.PushProperty(Logging.CorrelationId, correlation))
+    {
+        await next(http);
+    }
+});
+app.UseWebSockets();
+app.MapGraphQL("/graphql");
+app.MapGraphiQL("/graphiql", "/graphql");
+app.MapGet("/", () => Results.Redirect("/graphiql"));
+app.MapQuantixkvmHealth();
+
 app.Run();
 
+/// <summary>Entry point, visible to the integration tests' host factory.</summary>
 public partial class Program;

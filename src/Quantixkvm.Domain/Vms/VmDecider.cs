@@ -109,11 +109,7 @@ public static class VmDecider
             return VmDecision.Reject(RejectionCode.NotFound, "the VM does not exist", state.Describe(), name);
         }
 
-        if (state.Lifecycle == VmLifecycle.Deleted)
-        {
-            return VmDecision.Reject(RejectionCode.NotFound, $"VM {state.VmId} was deleted", state.Describe(), name);
-        }
-
+        // A repeat is recognised before anything else, so retrying a delete that has finished is still a no-op.
         var operationId = OperationIdFor(state.VmId, command.Context.CommandId);
         if (state.Operations.TryGetValue(operationId, out var earlier))
         {
@@ -123,6 +119,11 @@ public static class VmDecider
                     RejectionCode.Validation,
                     $"command id '{command.Context.CommandId}' was already used for a {earlier.Kind.ToString().ToLowerInvariant()} operation on this VM",
                     state.Describe(), name);
+        }
+
+        if (state.Lifecycle == VmLifecycle.Deleted)
+        {
+            return VmDecision.Reject(RejectionCode.NotFound, $"VM {state.VmId} was deleted", state.Describe(), name);
         }
 
         var events = new List<VmEvent>();
@@ -246,9 +247,13 @@ public static class VmDecider
         return VmDecision.Accept(null, new VmPowerStateObserved(state.VmId, command.Observed, command.Source, command.Context.Now));
     }
 
-    /// <summary>A report for an operation that has already ended (e.g. timed out): keep only what it says of the host.</summary>
+    /// <summary>
+    /// A report for an operation that has already ended. After a timeout it is news: keep what it says
+    /// of the host. After a success or failure it is a duplicate delivery, and says nothing new.
+    /// </summary>
     private static VmDecision LateReport(Guid operationId, PowerState observed, DateTimeOffset now, VmState state) =>
-        state.Lifecycle == VmLifecycle.Active && state.CurrentOperation is null && observed != state.ObservedPowerState
+        state.Operations[operationId].Status == OperationStatus.TimedOut
+        && state.Lifecycle == VmLifecycle.Active && state.CurrentOperation is null && observed != state.ObservedPowerState
             ? VmDecision.Accept(operationId, new VmPowerStateObserved(state.VmId, observed, "late-report", now))
             : VmDecision.Accept(operationId);
 

@@ -1,0 +1,125 @@
+using Marten;
+using MassTransit;
+using Quantixkvm.ControlPlane.Commands;
+using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Contracts;
+using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Vms;
+using Quantixkvm.Hosting;
+
+namespace Quantixkvm.ControlPlane.Agents;
+
+/// <summary>Agents' operation reports become commands on the VM, decided like any other (thin edge).</summary>
+public sealed class OperationOutcomeConsumer(VmCommands vms, ILogger<OperationOutcomeConsumer> logger)
+    : IConsumer<DomainOperationStarted>, IConsumer<DomainOperationFinished>
+{
+    public async Task Consume(ConsumeContext<DomainOperationStarted> context)
+    {
+        var m = context.Message;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = m.CorrelationId });
+        await Report(m.VmId, m.OperationId, (ctx, _) => new MarkOperationStarted(ctx, m.OperationId), context, m.HostId, m.CorrelationId);
+    }
+
+    public async Task Consume(ConsumeContext<DomainOperationFinished> context)
+    {
+        var m = context.Message;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = m.CorrelationId });
+        var observed = Enum.Parse<PowerState>(m.ObservedPowerState.ToString());
+        await Report(
+            m.VmId, m.OperationId,
+            (ctx, _) => m.Succeeded
+                ? new CompleteOperation(ctx, m.OperationId, observed)
+                : new FailOperation(ctx, m.OperationId, m.ErrorCode ?? "HYPERVISOR_ERROR", m.ErrorMessage ?? "the host gave no message", observed),
+            context, m.HostId, m.CorrelationId);
+        logger.LogInformation("Operation {OperationId} on VM {VmId} reported {Outcome} by host {HostId}{Error}",
+            m.OperationId, m.VmId, m.Succeeded ? "succeeded" : "failed", m.HostId, m.Succeeded ? "" : $": {m.ErrorMessage}");
+    }
+
+    private async Task Report(
+        Guid vmId, Guid operationId, Func<Domain.CommandContext, OperationTimeouts, VmCommand> build, ConsumeContext context,
+        Guid hostId, Guid correlationId)
+    {
+        try
+        {
+            // The report's own message id is the idempotency key: a redelivered report decides nothing new.
+            var commandId = $"report:{context.MessageId ?? NewId.NextGuid()}";
+            await vms.HandleAsync(vmId, build, new CommandMetadata(commandId, $"agent:{hostId}", correlationId.ToString(), operationId.ToString()),
+                expectedVersion: null, context.CancellationToken);
+        }
+        catch (CommandRejectedException ex)
+        {
+            // Reports are facts about the past; one the VM cannot place is logged, never retried forever.
+            logger.LogWarning("Report for operation {OperationId} on VM {VmId} ignored: {Reason}", operationId, vmId, ex.Message);
+        }
+    }
+}
+
+/// <summary>Registration and inventory: who the host is, and what it really runs.</summary>
+public sealed class HostReportConsumer(
+    AggregateCommands commands, VmCommands vms, IQuerySession session, ILogger<HostReportConsumer> logger)
+    : IConsumer<HostRegistration>, IConsumer<HostInventory>
+{
+    public async Task Consume(ConsumeContext<HostRegistration> context)
+    {
+        var m = context.Message;
+        var facts = new HostFacts(m.Name, m.Cpus, m.MemoryMiB, m.CpuModel, m.LibvirtUri, m.AgentVersion);
+        var result = await commands.HandleAsync<HostState, HostEvent>(
+            m.HostId, HostState.Initial, HostDecider.Evolve,
+            (state, ctx) => HostDecider.Decide(new RegisterHost(ctx, m.HostId, facts), state),
+            new CommandMetadata($"register:{context.MessageId}", $"agent:{m.HostId}", (context.CorrelationId ?? m.HostId).ToString()),
+            expectedVersion: null, context.CancellationToken);
+        logger.LogInformation("Host {HostName} ({HostId}) registered: {Cpus} CPUs, {MemoryMiB} MiB, {LibvirtUri}{Changed}",
+            m.Name, m.HostId, m.Cpus, m.MemoryMiB, m.LibvirtUri, result.Appended ? "" : " (unchanged)");
+    }
+
+    /// <summary>Every VM placed on the host is compared with what the host reports; a difference is drift, recorded as an event.</summary>
+    public async Task Consume(ConsumeContext<HostInventory> context)
+    {
+        var m = context.Message;
+        var reported = m.Domains.Where(d => d.VmId is not null).ToDictionary(d => d.VmId!.Value);
+        var placed = await session.Query<VmView>().Where(v => v.HostId == m.HostId && v.DeletedAt == null).ToListAsync(context.CancellationToken);
+        foreach (var vm in placed)
+        {
+            var observed = reported.TryGetValue(vm.Id, out var domain)
+                ? Enum.Parse<PowerState>(domain.PowerState.ToString())
+                : PowerState.Unknown;
+            if (observed == vm.PowerState)
+            {
+                continue;
+            }
+
+            try
+            {
+                await vms.HandleAsync(
+                    vm.Id, (ctx, _) => new ObservePowerState(ctx, observed, domain is null ? "inventory: domain missing on host" : "inventory"),
+                    new CommandMetadata($"inventory:{context.MessageId}:{vm.Id}", $"agent:{m.HostId}", (context.CorrelationId ?? m.HostId).ToString()),
+                    expectedVersion: null, context.CancellationToken);
+            }
+            catch (CommandRejectedException ex)
+            {
+                logger.LogInformation("Inventory of host {HostId} for VM {VmId} ignored: {Reason}", m.HostId, vm.Id, ex.Message);
+            }
+        }
+
+        var unknown = m.Domains.Count(d => d.VmId is null);
+        if (unknown > 0)
+        {
+            logger.LogInformation("Host {HostId} runs {Count} domains Quantixkvm did not define", m.HostId, unknown);
+        }
+    }
+}
+
+/// <summary>
+/// Heartbeats overwrite one telemetry document per host: liveness, not history. Stamped with the
+/// control plane's clock, so a host with a skewed clock is not judged dead or alive by it.
+/// </summary>
+public sealed class HeartbeatConsumer(IDocumentStore store, TimeProvider clock) : IConsumer<Contracts.HostHeartbeat>
+{
+    public async Task Consume(ConsumeContext<Contracts.HostHeartbeat> context)
+    {
+        var m = context.Message;
+        await using var session = store.LightweightSession();
+        session.Store(new ReadModels.HostHeartbeat { Id = m.HostId, LastHeartbeatAt = clock.GetUtcNow(), DomainCount = m.DomainCount });
+        await session.SaveChangesAsync(context.CancellationToken);
+    }
+}

@@ -1,0 +1,154 @@
+using GraphQL;
+using GraphQL.Types;
+using Marten;
+using Quantixkvm.ControlPlane.Commands;
+using Quantixkvm.ControlPlane.Dispatch;
+using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain;
+using Quantixkvm.Domain.Vms;
+
+namespace Quantixkvm.ControlPlane.Api.GraphQL;
+
+/// <summary>The public API; printed to schemas/graphql/quantixkvm.graphql (a test keeps the file in step).</summary>
+public sealed class QuantixkvmSchema : Schema
+{
+    public QuantixkvmSchema(IServiceProvider services, QueryType query, MutationType mutation, SubscriptionType subscription)
+        : base(services)
+    {
+        Query = query;
+        Mutation = mutation;
+        Subscription = subscription;
+        Description = "Quantixkvm: an event-sourced control plane for KVM clusters.";
+    }
+}
+
+public sealed class QueryType : ObjectGraphType
+{
+    public QueryType()
+    {
+        Name = "Query";
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmType>>>>("vms")
+            .Description("Every VM that is not deleted, by name.")
+            .ResolveAsync(async c => await Session(c).Query<VmView>().Where(v => v.DeletedAt == null).OrderBy(v => v.Name).ToListAsync(c.CancellationToken));
+        Field<VmType>("vm")
+            .Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveAsync(async c =>
+            {
+                var vm = await Session(c).LoadAsync<VmView>(RequestContext.ParseId(c.GetArgument<string>("id"), "id"), c.CancellationToken);
+                return vm is { DeletedAt: null } ? vm : null;
+            });
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<HostType>>>>("hosts")
+            .ResolveAsync(async c => await Hosts(c).AllAsync(c.CancellationToken));
+        Field<HostType>("host")
+            .Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveAsync(async c => await Hosts(c).FindAsync(RequestContext.ParseId(c.GetArgument<string>("id"), "id"), c.CancellationToken));
+        Field<OperationType>("operation")
+            .Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveAsync(async c => await Session(c).LoadAsync<OperationView>(RequestContext.ParseId(c.GetArgument<string>("id"), "id"), c.CancellationToken));
+    }
+
+    private static IQuerySession Session(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<IQuerySession>();
+
+    private static HostDirectory Hosts(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<HostDirectory>();
+}
+
+public sealed class MutationType : ObjectGraphType
+{
+    public MutationType()
+    {
+        Name = "Mutation";
+        Field<NonNullGraphType<OperationPayloadType>>("createVm")
+            .Description("Defines a VM on the requested host, or the online host with the most free memory; starts it if asked.")
+            .Argument<NonNullGraphType<CreateVmInputType>>("input")
+            .ResolveAsync(async c =>
+            {
+                var input = c.GetArgument<CreateVmInput>("input");
+                var hostId = input.HostId is null ? (Guid?)null : RequestContext.ParseId(input.HostId, "hostId");
+                var request = new CreateVmRequest(input.Name, input.Vcpus, input.MemoryMiB, hostId, input.Start ?? false);
+                return await Run(c, () => Vms(c).CreateAsync(request, RequestContext.Metadata(c, input.CommandId), c.CancellationToken));
+            });
+        Lifecycle("startVm", "Powers the VM on. Allowed when STOPPED.", (ctx, t, _) => new StartVm(ctx, t));
+        Lifecycle("stopVm", "Shuts the guest down gracefully, or with force: true powers it off (also from PAUSED or UNKNOWN, and over a hung start or shutdown).",
+            (ctx, t, force) => new StopVm(ctx, t, force), withForce: true);
+        Lifecycle("rebootVm", "Reboots a RUNNING VM.", (ctx, t, _) => new RebootVm(ctx, t));
+        Lifecycle("pauseVm", "Suspends a RUNNING VM's vCPUs.", (ctx, t, _) => new PauseVm(ctx, t));
+        Lifecycle("resumeVm", "Resumes a PAUSED VM.", (ctx, t, _) => new ResumeVm(ctx, t));
+        Lifecycle("deleteVm", "Undefines a STOPPED (or UNKNOWN) VM from its host.", (ctx, t, _) => new DeleteVm(ctx, t));
+    }
+
+    private void Lifecycle(string name, string description, Func<CommandContext, OperationTimeouts, bool, VmCommand> build, bool withForce = false)
+    {
+        var field = Field<NonNullGraphType<OperationPayloadType>>(name)
+            .Description(description)
+            .Argument<NonNullGraphType<IdGraphType>>("id");
+        if (withForce)
+        {
+            field.Argument<BooleanGraphType>("force");
+        }
+
+        field.Argument<IntGraphType>("expectedVersion", "Act only if the VM is still at this version (CONCURRENCY_CONFLICT otherwise).")
+            .Argument<IdGraphType>("commandId", "Idempotency key: repeating it returns the same operation.")
+            .ResolveAsync(async c =>
+            {
+                var vmId = RequestContext.ParseId(c.GetArgument<string>("id"), "id");
+                var expected = c.GetArgument<int?>("expectedVersion");
+                if (expected < 0)
+                {
+                    throw ApiError.Validation($"expectedVersion must not be negative, got {expected}");
+                }
+
+                var force = withForce && c.GetArgument<bool?>("force") == true;
+                var metadata = RequestContext.Metadata(c, c.GetArgument<string?>("commandId"));
+                return await Run(c, () => Vms(c).HandleAsync(vmId, (ctx, t) => build(ctx, t, force), metadata, expected, c.CancellationToken));
+            });
+    }
+
+    private static VmCommands Vms(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<VmCommands>();
+
+    /// <summary>Runs a command and answers with the operation it started (or, for a repeat, the one it had started).</summary>
+    private static async Task<OperationPayload> Run(IResolveFieldContext c, Func<Task<CommandResult>> command)
+    {
+        CommandResult result;
+        try
+        {
+            result = await command();
+        }
+        catch (Exception ex) when (ApiError.IsCommandFailure(ex))
+        {
+            throw ApiError.From(ex);
+        }
+
+        var session = c.RequestServices!.GetRequiredService<IQuerySession>();
+        var operation = await session.LoadAsync<OperationView>(result.OperationId!.Value, c.CancellationToken)
+            ?? throw new InvalidOperationException($"operation {result.OperationId} was recorded but is not in the read model");
+        var vm = await session.LoadAsync<VmView>(result.StreamId, c.CancellationToken);
+        return new OperationPayload(operation, vm);
+    }
+}
+
+public sealed class SubscriptionType : ObjectGraphType
+{
+    public SubscriptionType()
+    {
+        Name = "Subscription";
+        Field<NonNullGraphType<VmType>>("vmChanged")
+            .Description("Every change of one VM, or of all VMs when id is omitted, in the order of the event log.")
+            .Argument<IdGraphType>("id")
+            .ResolveStream(c =>
+            {
+                var id = c.GetArgument<string?>("id") is { } raw ? RequestContext.ParseId(raw, "id") : (Guid?)null;
+                var hub = c.RequestServices!.GetRequiredService<ChangeHub>();
+                return id is { } vmId ? hub.Vms.Where(v => v.Id == vmId) : hub.Vms;
+            });
+        Field<NonNullGraphType<OperationType>>("operationUpdated")
+            .Description("The operation as it is now, then each change until it ends; completes after its final state.")
+            .Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveStream(c =>
+            {
+                var id = RequestContext.ParseId(c.GetArgument<string>("id"), "id");
+                var services = c.RequestServices!;
+                return new OperationUpdates(
+                    services.GetRequiredService<ChangeHub>(), services.GetRequiredService<IDocumentStore>(), id);
+            });
+    }
+}

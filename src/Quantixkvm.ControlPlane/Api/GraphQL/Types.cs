@@ -1,0 +1,152 @@
+using GraphQL;
+using GraphQL.Types;
+using Marten;
+using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain.Vms;
+
+namespace Quantixkvm.ControlPlane.Api.GraphQL;
+
+public sealed class PowerStateType : EnumerationGraphType<PowerState>
+{
+    public PowerStateType() => Description = "A VM's power state as its host reports it, or as it was asked for.";
+}
+
+public sealed class OperationKindType : EnumerationGraphType<OperationKind>;
+
+public sealed class OperationStatusType : EnumerationGraphType<OperationStatus>
+{
+    public OperationStatusType() => Description = "PENDING until the host's agent picks it up; every operation ends SUCCEEDED, FAILED or TIMED_OUT.";
+}
+
+public sealed class HostStateType : EnumerationGraphType<HostStatus>
+{
+    public HostStateType()
+    {
+        Name = "HostState";
+        Description = "ONLINE while the host's agent sends heartbeats; UNREACHABLE once they stop.";
+    }
+}
+
+public sealed class VmType : ObjectGraphType<VmView>
+{
+    public VmType()
+    {
+        Name = "Vm";
+        Description = "A virtual machine: what was asked (desiredPowerState), what is under way (currentOperation) and what the host reported (powerState).";
+        Field<NonNullGraphType<IdGraphType>>("id").Resolve(c => c.Source.Id);
+        Field(v => v.Name);
+        Field(v => v.Vcpus);
+        Field<NonNullGraphType<IntGraphType>>("memoryMiB").Resolve(c => c.Source.MemoryMiB);
+        Field<NonNullGraphType<PowerStateType>>("powerState").Description("Observed: what the host last reported.").Resolve(c => c.Source.PowerState);
+        Field<NonNullGraphType<PowerStateType>>("desiredPowerState").Description("What was last asked for.").Resolve(c => c.Source.DesiredPowerState);
+        Field<HostType>("host").ResolveAsync(async c =>
+            await c.RequestServices!.GetRequiredService<HostDirectory>().FindAsync(c.Source.HostId, c.CancellationToken));
+        Field<NonNullGraphType<IntGraphType>>("version")
+            .Description("The VM's stream version; pass it as expectedVersion to act only on this state.")
+            .Resolve(c => (int)c.Source.Version);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("createdAt").Resolve(c => c.Source.CreatedAt);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("updatedAt").Resolve(c => c.Source.UpdatedAt);
+        Field<DateTimeOffsetGraphType>("deletedAt").Resolve(c => c.Source.DeletedAt);
+        Field<OperationType>("currentOperation").ResolveAsync(async c => c.Source.CurrentOperationId is { } id
+            ? await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<OperationView>(id, c.CancellationToken)
+            : null);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<OperationType>>>>("operations")
+            .Description("Every operation on this VM, newest first.")
+            .ResolveAsync(async c => await c.RequestServices!.GetRequiredService<IQuerySession>().Query<OperationView>()
+                .Where(o => o.VmId == c.Source.Id).OrderByDescending(o => o.RequestedAt).ToListAsync(c.CancellationToken));
+    }
+}
+
+public sealed class HostType : ObjectGraphType<HostSnapshot>
+{
+    public HostType()
+    {
+        Name = "Host";
+        Description = "A hypervisor host, registered by its node agent.";
+        Field<NonNullGraphType<IdGraphType>>("id").Resolve(c => c.Source.Host.Id);
+        Field<NonNullGraphType<StringGraphType>>("name").Resolve(c => c.Source.Host.Name);
+        Field<NonNullGraphType<HostStateType>>("state").Resolve(c => c.Source.Status);
+        Field<NonNullGraphType<IntGraphType>>("cpus").Resolve(c => c.Source.Host.Cpus);
+        Field<NonNullGraphType<IntGraphType>>("memoryMiB").Resolve(c => (int)Math.Min(int.MaxValue, c.Source.Host.MemoryMiB));
+        Field<NonNullGraphType<StringGraphType>>("cpuModel").Resolve(c => c.Source.Host.CpuModel);
+        Field<NonNullGraphType<StringGraphType>>("libvirtUri").Resolve(c => c.Source.Host.LibvirtUri);
+        Field<NonNullGraphType<StringGraphType>>("agentVersion").Resolve(c => c.Source.Host.AgentVersion);
+        Field<DateTimeOffsetGraphType>("lastHeartbeatAt").Resolve(c => c.Source.LastHeartbeatAt);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("registeredAt").Resolve(c => c.Source.Host.RegisteredAt);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmType>>>>("vms").ResolveAsync(async c =>
+            await c.RequestServices!.GetRequiredService<IQuerySession>().Query<VmView>()
+                .Where(v => v.HostId == c.Source.Host.Id && v.DeletedAt == null).OrderBy(v => v.Name).ToListAsync(c.CancellationToken));
+    }
+}
+
+public sealed record OperationError(string Code, string Message);
+
+public sealed class OperationErrorType : ObjectGraphType<OperationError>
+{
+    public OperationErrorType()
+    {
+        Description = "Why an operation failed: the hypervisor's own code and message, or TIMED_OUT.";
+        Field(e => e.Code);
+        Field(e => e.Message);
+    }
+}
+
+public sealed class OperationType : ObjectGraphType<OperationView>
+{
+    public OperationType()
+    {
+        Name = "Operation";
+        Description = "One command's work on a host, with a deadline: it always ends.";
+        Field<NonNullGraphType<IdGraphType>>("id").Resolve(c => c.Source.Id);
+        Field<NonNullGraphType<OperationKindType>>("kind").Resolve(c => c.Source.Kind);
+        Field<NonNullGraphType<OperationStatusType>>("status").Resolve(c => c.Source.Status);
+        Field<NonNullGraphType<IdGraphType>>("vmId").Resolve(c => c.Source.VmId);
+        Field<NonNullGraphType<IdGraphType>>("hostId").Resolve(c => c.Source.HostId);
+        Field<NonNullGraphType<BooleanGraphType>>("force").Resolve(c => c.Source.Force);
+        Field<NonNullGraphType<IdGraphType>>("commandId").Resolve(c => c.Source.CommandId);
+        Field<NonNullGraphType<StringGraphType>>("actor").Resolve(c => c.Source.Actor);
+        Field<OperationErrorType>("error").Resolve(c => c.Source.ErrorCode is { } code
+            ? new OperationError(code, c.Source.ErrorMessage ?? "")
+            : null);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("startedAt").Description("When the operation was requested.").Resolve(c => c.Source.RequestedAt);
+        Field<DateTimeOffsetGraphType>("acceptedByHostAt").Description("When the host's agent began to act.").Resolve(c => c.Source.AgentStartedAt);
+        Field<DateTimeOffsetGraphType>("finishedAt").Resolve(c => c.Source.FinishedAt);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("deadline").Resolve(c => c.Source.Deadline);
+    }
+}
+
+public sealed record OperationPayload(OperationView Operation, VmView? Vm);
+
+public sealed class OperationPayloadType : ObjectGraphType<OperationPayload>
+{
+    public OperationPayloadType()
+    {
+        Name = "OperationPayload";
+        Field<NonNullGraphType<OperationType>>("operation").Resolve(c => c.Source.Operation);
+        Field<VmType>("vm").Resolve(c => c.Source.Vm);
+    }
+}
+
+public sealed record CreateVmInput(string Name, int Vcpus, int MemoryMiB, string? HostId, bool? Start, string? CommandId);
+
+public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
+{
+    public CreateVmInputType()
+    {
+        Name = "CreateVmInput";
+        Field<NonNullGraphType<StringGraphType>>("name").Description("1–64 characters, no control characters.");
+        Field<NonNullGraphType<IntGraphType>>("vcpus");
+        Field<NonNullGraphType<IntGraphType>>("memoryMiB");
+        Field<IdGraphType>("hostId").Description("Place on this host; otherwise the online host with the most free memory.");
+        Field<BooleanGraphType>("start").Description("Start the VM once it is defined (default false).");
+        Field<IdGraphType>("commandId").Description("Idempotency key: repeating it returns the same operation.");
+    }
+
+    public override object ParseDictionary(IDictionary<string, object?> value) => new CreateVmInput(
+        (string)value["name"]!,
+        (int)value["vcpus"]!,
+        (int)value["memoryMiB"]!,
+        value.TryGetValue("hostId", out var host) ? host?.ToString() : null,
+        value.TryGetValue("start", out var start) ? (bool?)start : null,
+        value.TryGetValue("commandId", out var command) ? command?.ToString() : null);
+}

@@ -1,0 +1,85 @@
+using JasperFx;
+using JasperFx.Events;
+using Marten;
+using Quantixkvm.Domain;
+
+namespace Quantixkvm.ControlPlane.Commands;
+
+/// <summary>
+/// The one command path for every aggregate: read the stream, fold it, decide, append with the
+/// expected version. A caller-supplied version that no longer holds is a conflict; without one, a
+/// race with another writer is retried against the fresh state (the decider runs again).
+/// </summary>
+public sealed class AggregateCommands(IDocumentStore store, TimeProvider clock, ILogger<AggregateCommands> logger)
+{
+    private const int MaxAttempts = 5;
+
+    public async Task<CommandResult> HandleAsync<TState, TEvent>(
+        Guid streamId,
+        TState initial,
+        Func<TState, TEvent, TState> evolve,
+        Func<TState, CommandContext, Decision<TEvent>> decide,
+        CommandMetadata metadata,
+        long? expectedVersion,
+        CancellationToken cancellationToken)
+        where TEvent : notnull
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var session = store.LightweightSession();
+            session.CorrelationId = metadata.CorrelationId;
+            session.CausationId = metadata.CausationId ?? metadata.CommandId;
+            session.LastModifiedBy = metadata.Actor;
+
+            var stream = await session.Events.FetchStreamAsync(streamId, token: cancellationToken);
+            var version = stream.Count == 0 ? 0 : stream[^1].Version;
+            if (expectedVersion is { } expected && expected != version)
+            {
+                throw new ConcurrencyConflictException(streamId, expected, version);
+            }
+
+            var state = stream.Select(e => (TEvent)e.Data).Aggregate(initial, evolve);
+            var context = new CommandContext(metadata.CommandId, metadata.Actor, clock.GetUtcNow());
+            switch (decide(state, context))
+            {
+                case Decision<TEvent>.Rejected rejected:
+                    throw new CommandRejectedException(rejected.Rejection);
+                case Decision<TEvent>.Accepted { Events.Count: 0 } repeat:
+                    return new CommandResult(streamId, repeat.OperationId, version, Appended: false);
+                case Decision<TEvent>.Accepted accepted:
+                    var events = accepted.Events.Cast<object>().ToArray();
+                    if (version == 0)
+                    {
+                        session.Events.StartStream(streamId, events);
+                    }
+                    else
+                    {
+                        session.Events.Append(streamId, version + events.Length, events);
+                    }
+
+                    try
+                    {
+                        await session.SaveChangesAsync(cancellationToken);
+                        return new CommandResult(streamId, accepted.OperationId, version + events.Length, Appended: true);
+                    }
+                    catch (Exception ex) when (IsVersionConflict(ex))
+                    {
+                        if (expectedVersion is not null || attempt >= MaxAttempts)
+                        {
+                            throw new ConcurrencyConflictException(streamId, expectedVersion ?? version, version + 1);
+                        }
+
+                        logger.LogInformation("Stream {StreamId} moved on during command {CommandId}; deciding again (attempt {Attempt})",
+                            streamId, metadata.CommandId, attempt + 1);
+                    }
+
+                    break;
+                default:
+                    throw new InvalidOperationException("unknown decision");
+            }
+        }
+    }
+
+    private static bool IsVersionConflict(Exception ex) =>
+        ex is ConcurrencyException or ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException;
+}

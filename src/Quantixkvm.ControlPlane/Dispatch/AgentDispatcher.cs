@@ -1,0 +1,66 @@
+using JasperFx.Events;
+using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
+using Marten;
+using Marten.Subscriptions;
+using MassTransit;
+using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Contracts;
+using Quantixkvm.Domain.Vms;
+using Quantixkvm.Hosting;
+
+namespace Quantixkvm.ControlPlane.Dispatch;
+
+/// <summary>
+/// Sends each requested operation to its host's queue, from the event log and never from the HTTP
+/// request. The daemon moves the checkpoint only after a batch is sent (with broker confirms), so a
+/// crash means a resend, never a loss; agents de-duplicate by operation id.
+/// </summary>
+public sealed class AgentDispatcher(ISendEndpointProvider sendEndpoints, ILogger<AgentDispatcher> logger) : SubscriptionBase
+{
+    public override async Task<IChangeListener> ProcessEventsAsync(
+        EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        foreach (var e in page.Events)
+        {
+            if (e.Data is not VmOperationRequested requested)
+            {
+                continue;
+            }
+
+            // An operation that ended while dispatch was held (timed out, superseded) is not sent late.
+            var operation = await operations.LoadAsync<OperationView>(requested.OperationId, cancellationToken);
+            if (operation is null || operation.IsFinished)
+            {
+                logger.LogInformation("Operation {OperationId} already {Status}; not dispatched", requested.OperationId, operation?.Status);
+                continue;
+            }
+
+            var vm = await operations.LoadAsync<VmView>(requested.VmId, cancellationToken);
+            if (vm is null)
+            {
+                continue;
+            }
+
+            var correlationId = Guid.TryParse(e.CorrelationId, out var parsed) ? parsed : requested.OperationId;
+            using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = correlationId });
+            var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(requested.HostId)}"));
+            await endpoint.Send(
+                new RunDomainOperation(
+                    requested.OperationId, requested.CommandId, correlationId, requested.HostId,
+                    Enum.Parse<DomainOperationKind>(requested.Kind.ToString()), requested.Force,
+                    new DomainSpecification(vm.Id, vm.Name, vm.Vcpus, vm.MemoryMiB),
+                    Enum.Parse<DomainPowerState>(requested.DesiredPowerState.ToString()), requested.Deadline),
+                context =>
+                {
+                    context.CorrelationId = correlationId;
+                    context.MessageId = requested.OperationId;
+                },
+                cancellationToken);
+            logger.LogInformation("Dispatched {Kind} operation {OperationId} for VM {VmId} to host {HostId}",
+                requested.Kind, requested.OperationId, requested.VmId, requested.HostId);
+        }
+
+        return NullChangeListener.Instance;
+    }
+}

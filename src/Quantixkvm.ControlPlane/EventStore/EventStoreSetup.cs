@@ -1,0 +1,68 @@
+using System.Text.Json.Serialization;
+using JasperFx;
+using JasperFx.Events;
+using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
+using Marten;
+using Quantixkvm.ControlPlane.Configuration;
+using Quantixkvm.ControlPlane.Dispatch;
+using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain;
+using Weasel.Core;
+
+namespace Quantixkvm.ControlPlane.EventStore;
+
+/// <summary>Marten, strict: explicit event names, full metadata, inline read models, subscriptions from the log.</summary>
+public static class EventStoreSetup
+{
+    public static void AddQuantixkvmEventStore(this IServiceCollection services, string connectionString, ControlPlaneOptions options)
+    {
+        var marten = services.AddMarten(store => Configure(store, connectionString, options.DatabaseSchema))
+            .UseLightweightSessions()
+            .ApplyAllDatabaseChangesOnStartup()
+            .AddAsyncDaemon(DaemonMode.Solo);
+
+        marten.AddSubscriptionWithServices<ChangeFeed>(ServiceLifetime.Singleton, o =>
+        {
+            o.Name = "change-feed";
+            // A restarted control plane has no subscribers to catch up; it starts at the head of the log.
+            o.Options.SubscribeFromPresent();
+        });
+
+        if (options.DispatchEnabled)
+        {
+            // At-least-once from its checkpoint: a crash between append and send loses nothing.
+            marten.AddSubscriptionWithServices<AgentDispatcher>(ServiceLifetime.Singleton, o => o.Name = "agent-dispatch");
+        }
+    }
+
+    public static void Configure(StoreOptions store, string connectionString, string schema)
+    {
+        store.Connection(connectionString);
+        store.DatabaseSchemaName = schema;
+        store.Events.DatabaseSchemaName = schema;
+        store.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+        store.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase,
+            json => json.Converters.Add(new JsonStringEnumConverter()));
+
+        store.Events.StreamIdentity = StreamIdentity.AsGuid;
+        store.Events.MetadataConfig.CorrelationIdEnabled = true;
+        store.Events.MetadataConfig.CausationIdEnabled = true;
+        store.Events.MetadataConfig.UserNameEnabled = true;
+        store.Events.MetadataConfig.HeadersEnabled = true;
+        // Wake the async daemon on append instead of waiting for its next poll.
+        store.Events.UseListenNotifyForEventAppends = true;
+
+        foreach (var (type, name) in EventCatalog.All)
+        {
+            store.Events.MapEventType(type, name);
+        }
+
+        store.Projections.Add(new VmViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new OperationViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new HostViewProjection(), ProjectionLifecycle.Inline);
+        store.Schema.For<OperationView>().Index(x => x.VmId).Index(x => x.Status);
+        store.Schema.For<VmView>().Index(x => x.HostId);
+        store.Schema.For<HostHeartbeat>();
+    }
+}

@@ -1,0 +1,41 @@
+using GraphQL;
+using GraphQL.Types;
+using GraphQL.Validation;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Quantixkvm.GraphQLTransport;
+
+/// <summary>Runs one request through the caller's <see cref="IDocumentExecuter"/>; shared by the HTTP and WebSocket sides.</summary>
+internal sealed class GraphQLRequestExecutor(IOptions<GraphQLTransportOptions> options)
+{
+    public GraphQLTransportOptions Options { get; } = options.Value;
+
+    public Task<ExecutionResult> ExecuteAsync(HttpContext httpContext, GraphQLRequestData request, IValidationRule? transportRule, CancellationToken cancellationToken)
+    {
+        var services = httpContext.RequestServices;
+        var executionOptions = new ExecutionOptions
+        {
+            Schema = services.GetRequiredService<ISchema>(),
+            Query = request.Query,
+            OperationName = request.OperationName,
+            Variables = request.Variables,
+            Extensions = request.Extensions,
+            UserContext = Options.UserContextFactory?.Invoke(httpContext) ?? new Dictionary<string, object?>(),
+            RequestServices = services,
+            User = httpContext.User,
+            CancellationToken = cancellationToken,
+        };
+
+        if (transportRule is not null)
+        {
+            // Rules registered through the GraphQL builder are appended to these by GraphQL.NET itself.
+            // The transport rule also runs on documents served from a document cache.
+            executionOptions.ValidationRules = DocumentValidator.CoreRules.Append(transportRule);
+            executionOptions.CachedDocumentValidationRules = [transportRule];
+        }
+
+        return services.GetRequiredService<IDocumentExecuter>().ExecuteAsync(executionOptions);
+    }
+}

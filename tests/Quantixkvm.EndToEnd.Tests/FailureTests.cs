@@ -1,0 +1,75 @@
+using Quantixkvm.Libvirt;
+using Quantixkvm.Testing;
+
+namespace Quantixkvm.EndToEnd.Tests;
+
+/// <summary>What happens when parts die: operations still end, commands are not lost.</summary>
+[Collection(PlatformCollection.Name)]
+public sealed class FailureTests(Platform platform)
+{
+    [Fact]
+    public async Task an_agent_that_never_answers_leaves_the_operation_timed_out_and_the_vm_usable()
+    {
+        var vmId = await CreatedVmAsync("agent-dies");
+        await platform.Agent!.KillAsync();
+        try
+        {
+            var start = await platform.Api.DataAsync("mutation($id: ID!) { startVm(id: $id) { operation { id deadline } } }", new { id = vmId });
+            var operation = await platform.OperationEndedAsync(
+                start["startVm"]!["operation"]!["id"]!.GetValue<string>(), TimeSpan.FromSeconds(Platform.OperationTimeoutSeconds + 20));
+            operation["status"]!.GetValue<string>().ShouldBe("TIMED_OUT");
+            operation["error"]!["code"]!.GetValue<string>().ShouldBe("TIMED_OUT");
+            var vm = (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { powerState currentOperation { id } } }", new { id = vmId }))["vm"]!;
+            vm["currentOperation"].ShouldBeNull("a timed-out operation no longer holds the VM");
+            vm["powerState"]!.GetValue<string>().ShouldBe("STOPPED");
+        }
+        finally
+        {
+            await platform.StartAgentAsync();
+        }
+
+        // The stale command still waiting in the queue is refused by the agent (past its deadline); a new one works.
+        var again = await platform.Api.DataAsync("mutation($id: ID!) { startVm(id: $id) { operation { id } } }", new { id = vmId });
+        (await platform.OperationEndedAsync(again["startVm"]!["operation"]!["id"]!.GetValue<string>()))["status"]!.GetValue<string>()
+            .ShouldBe("SUCCEEDED");
+        using var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldNotBeNull();
+        domain.GetState().State.ShouldBe(DomainState.Running);
+    }
+
+    [Fact]
+    public async Task a_control_plane_killed_between_append_and_dispatch_still_delivers_the_command_once()
+    {
+        // Dispatch held: the command is appended to the log but not sent, then the process dies hard.
+        await platform.StopControlPlaneAsync();
+        await platform.StartControlPlaneAsync(dispatchEnabled: false);
+        var created = await platform.Api.DataAsync(
+            "mutation { createVm(input: { name: \"crash-recovery\", vcpus: 1, memoryMiB: 64, start: true }) { operation { id status } vm { id } } }");
+        var operationId = created["createVm"]!["operation"]!["id"]!.GetValue<string>();
+        var vmId = created["createVm"]!["vm"]!["id"]!.GetValue<string>();
+        await Task.Delay(1000);
+        platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldBeNull("nothing was sent while dispatch was held");
+        await platform.ControlPlane!.KillAsync();
+
+        // Restarted, dispatch resumes from its checkpoint.
+        await platform.StartControlPlaneAsync();
+        var operation = await platform.OperationEndedAsync(operationId);
+        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED");
+
+        using var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldNotBeNull();
+        domain.GetState().State.ShouldBe(DomainState.Running);
+        platform.Libvirt.ListAllDomains().Count(d => d.Uuid == Guid.Parse(vmId)).ShouldBe(1);
+        var operations = (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { operations { id status } } }", new { id = vmId }))["vm"]!["operations"]!.AsArray();
+        operations.Count.ShouldBe(1);
+        platform.Agent!.Output.Split('\n').Count(l => l.Contains($"Running Create operation {operationId}")).ShouldBe(1, "the agent acted once");
+    }
+
+    private async Task<string> CreatedVmAsync(string name)
+    {
+        var created = await platform.Api.DataAsync(
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { operation { id } vm { id } } }",
+            new { input = new { name, vcpus = 1, memoryMiB = 64, start = false } });
+        var operation = await platform.OperationEndedAsync(created["createVm"]!["operation"]!["id"]!.GetValue<string>());
+        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED");
+        return created["createVm"]!["vm"]!["id"]!.GetValue<string>();
+    }
+}

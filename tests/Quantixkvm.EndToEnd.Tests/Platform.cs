@@ -1,0 +1,155 @@
+using System.Text.Json.Nodes;
+using Quantixkvm.Libvirt;
+using Quantixkvm.Testing;
+
+namespace Quantixkvm.EndToEnd.Tests;
+
+/// <summary>
+/// The whole platform as separate processes: a control plane and a node agent, on the real
+/// PostgreSQL (a schema of its own) and RabbitMQ (a vhost of its own), the agent driving libvirt's
+/// test driver through a private libvirt daemon that the test can open too.
+/// </summary>
+public sealed class Platform : IAsyncLifetime
+{
+    /// <summary>Short deadlines, so the timeout test does not wait minutes; real operations here take milliseconds.</summary>
+    public const int OperationTimeoutSeconds = 6;
+
+    private readonly string _schema = TestServices.UniqueName("e2e");
+    private readonly string _vhost = TestServices.UniqueName("e2e");
+    private LibvirtDaemon? _libvirt;
+
+    public PlatformProcess? ControlPlane { get; private set; }
+    public PlatformProcess? Agent { get; private set; }
+    public GraphQLClient Api { get; private set; } = null!;
+    public Uri Endpoint { get; private set; } = null!;
+    public string HostName { get; } = TestServices.UniqueName("e2e-host");
+    public string LibvirtUri => _libvirt!.TestDriverUri;
+    public int Port { get; } = PlatformProcess.FreePort();
+
+    /// <summary>The test's own view of the agent's hypervisor; held open for the fixture's life, which also keeps the test driver's state.</summary>
+    public LibvirtConnection Libvirt { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await TestServices.CreateVirtualHostAsync(_vhost);
+        _libvirt = await LibvirtDaemon.StartAsync();
+        Libvirt = LibvirtConnection.Open(_libvirt.TestDriverUri);
+        Endpoint = new Uri($"http://127.0.0.1:{Port}/");
+        Api = new GraphQLClient(new HttpClient { BaseAddress = Endpoint, Timeout = TimeSpan.FromSeconds(30) });
+        await StartControlPlaneAsync();
+        await StartAgentAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Agent is not null)
+        {
+            await Agent.DisposeAsync();
+        }
+
+        if (ControlPlane is not null)
+        {
+            await ControlPlane.DisposeAsync();
+        }
+
+        Libvirt?.Dispose();
+        if (_libvirt is not null)
+        {
+            await _libvirt.DisposeAsync();
+        }
+
+        await TestServices.DeleteVirtualHostAsync(_vhost);
+        await TestServices.DropSchemaAsync(_schema);
+    }
+
+    public async Task StartControlPlaneAsync(bool dispatchEnabled = true)
+    {
+        ControlPlane = PlatformProcess.Start("Quantixkvm.ControlPlane", new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Postgres"] = TestServices.Postgres,
+            ["ControlPlane__DatabaseSchema"] = _schema,
+            ["ControlPlane__OperationTimeoutSeconds"] = OperationTimeoutSeconds.ToString(),
+            ["ControlPlane__DispatchEnabled"] = dispatchEnabled.ToString(),
+            ["ControlPlane__HeartbeatTimeoutSeconds"] = "30",
+            ["ControlPlane__DeadlineScanSeconds"] = "0.5",
+            ["RabbitMq__VirtualHost"] = _vhost,
+        }, "--urls", Endpoint.ToString().TrimEnd('/'));
+        await WaitAsync(async () =>
+        {
+            using var response = await Api.Http.GetAsync("readyz");
+            return response.IsSuccessStatusCode;
+        }, TimeSpan.FromSeconds(60), "the control plane to become ready", ControlPlane);
+    }
+
+    public async Task StopControlPlaneAsync()
+    {
+        await ControlPlane!.KillAsync();
+    }
+
+    public async Task StartAgentAsync()
+    {
+        Agent = PlatformProcess.Start("Quantixkvm.Agent", new Dictionary<string, string>
+        {
+            ["Agent__HostName"] = HostName,
+            ["Agent__LibvirtUri"] = LibvirtUri,
+            ["Agent__HeartbeatSeconds"] = "1",
+            ["Agent__InventorySeconds"] = "3600",
+            ["RabbitMq__VirtualHost"] = _vhost,
+        });
+        await WaitAsync(async () =>
+        {
+            var data = await Api.DataAsync("{ hosts { name state } }");
+            return data["hosts"]!.AsArray().Any(h => h!["name"]!.GetValue<string>() == HostName && h["state"]!.GetValue<string>() == "ONLINE");
+        }, TimeSpan.FromSeconds(60), $"host {HostName} to be registered and ONLINE", Agent);
+    }
+
+    /// <summary>Polls until the condition holds; on timeout the failure includes the process's recent output.</summary>
+    public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException)
+            {
+                last = ex;
+            }
+
+            if (process?.HasExited == true)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"waited {timeout} for {what}; last error: {last?.Message}\n--- {process?.Name} output ---\n{process?.Output}");
+    }
+
+    /// <summary>Waits until the operation has ended and returns it.</summary>
+    public async Task<JsonNode> OperationEndedAsync(string operationId, TimeSpan? timeout = null)
+    {
+        JsonNode? operation = null;
+        await WaitAsync(async () =>
+        {
+            var data = await Api.DataAsync(
+                "query($id: ID!) { operation(id: $id) { id kind status error { code message } finishedAt } }", new { id = operationId });
+            operation = data["operation"];
+            return operation?["status"]?.GetValue<string>() is "SUCCEEDED" or "FAILED" or "TIMED_OUT";
+        }, timeout ?? TimeSpan.FromSeconds(30), $"operation {operationId} to end", ControlPlane);
+        return operation!;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PlatformCollection : ICollectionFixture<Platform>
+{
+    public const string Name = "platform";
+}

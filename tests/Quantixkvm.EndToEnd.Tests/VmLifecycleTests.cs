@@ -1,0 +1,189 @@
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using Quantixkvm.Libvirt;
+using Quantixkvm.Testing;
+
+namespace Quantixkvm.EndToEnd.Tests;
+
+/// <summary>GraphQL in, events out, RabbitMQ to the agent, libvirt acted on, outcomes back, subscribers told.</summary>
+[Collection(PlatformCollection.Name)]
+public sealed class VmLifecycleTests(Platform platform)
+{
+    private const string VmFields = "id name powerState desiredPowerState version host { name } currentOperation { id status }";
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task a_vm_created_and_started_runs_in_libvirt_and_subscribers_see_every_step_in_order()
+    {
+        await using var ws = await GraphQLSubscriptionClient.ConnectAsync(new Uri(platform.Endpoint, "graphql"));
+        await ws.SubscribeAsync("all-vms", $"subscription {{ vmChanged {{ {VmFields} }} }}");
+        await Task.Delay(500);
+
+        const string evilName = "<evil & \"x\">";
+        var created = await CreateAsync(evilName, start: true);
+        var vmId = created["vm"]!["id"]!.GetValue<string>();
+
+        var messages = await ws.ReadUntilAsync("all-vms",
+            d => d["vmChanged"]!["id"]!.GetValue<string>() == vmId
+                 && d["vmChanged"]!["powerState"]!.GetValue<string>() == "RUNNING"
+                 && d["vmChanged"]!["currentOperation"] is null,
+            Wait);
+        var versions = messages.Select(m => m["vmChanged"]!).Where(v => v["id"]!.GetValue<string>() == vmId)
+            .Select(v => v["version"]!.GetValue<int>()).ToList();
+        versions.ShouldBe(Enumerable.Range(1, versions.Count).ToList(), "one message per event, in stream order, none skipped");
+        versions.Count.ShouldBe(4, "created, requested, started by the agent, succeeded");
+        messages[^1]["vmChanged"]!["desiredPowerState"]!.GetValue<string>().ShouldBe("RUNNING");
+
+        var vm = (await platform.Api.DataAsync($"query($id: ID!) {{ vm(id: $id) {{ {VmFields} }} }}", new { id = vmId }))["vm"]!;
+        vm["powerState"]!.GetValue<string>().ShouldBe("RUNNING");
+        vm["name"]!.GetValue<string>().ShouldBe(evilName);
+        vm["host"]!["name"]!.GetValue<string>().ShouldBe(platform.HostName);
+
+        using var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId));
+        domain.ShouldNotBeNull("the agent defined the domain in libvirt");
+        domain.GetState().State.ShouldBe(DomainState.Running);
+        var xml = domain.GetXml();
+        xml.ShouldContain("&lt;evil &amp;", Case.Sensitive, "the name is escaped in the domain XML");
+        xml.ShouldNotContain("<evil");
+        XDocument.Parse(xml).Root!.Element("title")!.Value.ShouldBe(evilName, "and reads back intact");
+    }
+
+    [Fact]
+    public async Task stopping_then_deleting_a_vm_removes_it_from_libvirt_and_from_the_api()
+    {
+        var vmId = await CreatedVmAsync("stop-delete", start: true);
+
+        var stop = await platform.Api.DataAsync("mutation($id: ID!) { stopVm(id: $id) { operation { id status kind } } }", new { id = vmId });
+        var stopId = stop["stopVm"]!["operation"]!["id"]!.GetValue<string>();
+        await using (var ws = await GraphQLSubscriptionClient.ConnectAsync(new Uri(platform.Endpoint, "graphql")))
+        {
+            await ws.SubscribeAsync("op", "subscription($id: ID!) { operationUpdated(id: $id) { id status kind } }", new { id = stopId });
+            var updates = await ws.ReadUntilAsync("op", d => d["operationUpdated"]!["status"]!.GetValue<string>() == "SUCCEEDED", Wait);
+            var statuses = updates.Select(u => u["operationUpdated"]!["status"]!.GetValue<string>()).ToList();
+            statuses.ShouldBe(statuses.OrderBy(s => Array.IndexOf(["PENDING", "RUNNING", "SUCCEEDED"], s)).ToList(), "statuses never go backwards");
+            updates[^1]["operationUpdated"]!["kind"]!.GetValue<string>().ShouldBe("STOP");
+        }
+
+        using (var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId)))
+        {
+            domain.ShouldNotBeNull().GetState().State.ShouldBe(DomainState.Shutoff);
+        }
+
+        var delete = await platform.Api.DataAsync("mutation($id: ID!) { deleteVm(id: $id) { operation { id } } }", new { id = vmId });
+        var deleted = await platform.OperationEndedAsync(delete["deleteVm"]!["operation"]!["id"]!.GetValue<string>());
+        deleted["status"]!.GetValue<string>().ShouldBe("SUCCEEDED");
+
+        (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { id } }", new { id = vmId }))["vm"].ShouldBeNull();
+        (await platform.Api.DataAsync("{ vms { id } }"))["vms"]!.AsArray().Select(v => v!["id"]!.GetValue<string>()).ShouldNotContain(vmId);
+        platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldBeNull("the domain is undefined");
+    }
+
+    [Fact]
+    public async Task a_stale_expected_version_is_a_concurrency_conflict_and_appends_nothing()
+    {
+        var vmId = await CreatedVmAsync("versioned", start: false);
+        var version = await VersionAsync(vmId);
+
+        var (code, error) = await platform.Api.ErrorAsync(
+            "mutation($id: ID!, $v: Int) { startVm(id: $id, expectedVersion: $v) { operation { id } } }", new { id = vmId, v = version - 1 });
+        code.ShouldBe("CONCURRENCY_CONFLICT");
+        error["extensions"]!["actualVersion"]!.GetValue<long>().ShouldBe(version);
+        (await VersionAsync(vmId)).ShouldBe(version, "a refused command appends nothing");
+
+        var started = await platform.Api.DataAsync(
+            "mutation($id: ID!, $v: Int) { startVm(id: $id, expectedVersion: $v) { operation { id } } }", new { id = vmId, v = version });
+        (await platform.OperationEndedAsync(started["startVm"]!["operation"]!["id"]!.GetValue<string>()))["status"]!.GetValue<string>()
+            .ShouldBe("SUCCEEDED");
+    }
+
+    [Fact]
+    public async Task repeating_a_command_id_returns_the_same_operation_and_acts_once()
+    {
+        var vmId = await CreatedVmAsync("idempotent", start: false);
+        const string query = "mutation($id: ID!) { startVm(id: $id, commandId: \"start-once\") { operation { id } } }";
+        var first = (await platform.Api.DataAsync(query, new { id = vmId }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
+        var second = (await platform.Api.DataAsync(query, new { id = vmId }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
+        second.ShouldBe(first);
+        await platform.OperationEndedAsync(first);
+        var third = (await platform.Api.DataAsync(query, new { id = vmId }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
+        third.ShouldBe(first, "also after the operation ended");
+
+        var operations = (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { operations { kind } } }", new { id = vmId }))["vm"]!["operations"]!.AsArray();
+        operations.Select(o => o!["kind"]!.GetValue<string>()).ShouldBe(["START", "CREATE"]);
+    }
+
+    [Fact]
+    public async Task an_operation_that_fails_in_libvirt_ends_failed_with_libvirts_own_message()
+    {
+        var vmId = await CreatedVmAsync("fails-in-libvirt", start: true);
+        using (var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldNotBeNull())
+        {
+            domain.Destroy(); // behind the platform's back: the VM is still RUNNING in the read model
+        }
+
+        var reboot = await platform.Api.DataAsync("mutation($id: ID!) { rebootVm(id: $id) { operation { id } } }", new { id = vmId });
+        var operation = await platform.OperationEndedAsync(reboot["rebootVm"]!["operation"]!["id"]!.GetValue<string>());
+        operation["status"]!.GetValue<string>().ShouldBe("FAILED");
+        operation["error"]!["code"]!.GetValue<string>().ShouldBe("LIBVIRT_OPERATION_INVALID");
+        operation["error"]!["message"]!.GetValue<string>().ShouldContain("domain is not running");
+
+        var vm = (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { powerState currentOperation { id } } }", new { id = vmId }))["vm"]!;
+        vm["powerState"]!.GetValue<string>().ShouldBe("STOPPED", "the agent reported the state it found");
+        vm["currentOperation"].ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task bad_input_gets_a_typed_error_and_changes_nothing()
+    {
+        var before = (await platform.Api.DataAsync("{ vms { id version } }"))["vms"]!.ToJsonString();
+        const string create = "mutation($input: CreateVmInput!) { createVm(input: $input) { operation { id } } }";
+
+        (await platform.Api.ErrorAsync(create, new { input = new { name = "", vcpus = 1, memoryMiB = 64 } })).Code.ShouldBe("VALIDATION");
+        (await platform.Api.ErrorAsync(create, new { input = new { name = new string('n', 65), vcpus = 1, memoryMiB = 64 } })).Code.ShouldBe("VALIDATION");
+        (await platform.Api.ErrorAsync(create, new { input = new { name = "bad\u0007bell", vcpus = 1, memoryMiB = 64 } })).Code.ShouldBe("VALIDATION");
+        (await platform.Api.ErrorAsync(create, new { input = new { name = "zero", vcpus = 0, memoryMiB = 64 } })).Code.ShouldBe("VALIDATION");
+        (await platform.Api.ErrorAsync(create, new { input = new { name = "tiny", vcpus = 1, memoryMiB = 1 } })).Code.ShouldBe("VALIDATION");
+        (await platform.Api.ErrorAsync(create, new { input = new { name = "nowhere", vcpus = 1, memoryMiB = 64, hostId = Guid.NewGuid() } })).Code.ShouldBe("NOT_FOUND");
+
+        var (noHost, noHostError) = await platform.Api.ErrorAsync(create, new { input = new { name = "huge", vcpus = 1, memoryMiB = 4 * 1024 * 1024 } });
+        noHost.ShouldBe("NO_HOST_AVAILABLE");
+        var rejection = noHostError["extensions"]!["rejections"]!.AsArray().Single(r => r!["hostName"]!.GetValue<string>() == platform.HostName)!;
+        rejection["filter"]!.GetValue<string>().ShouldBe("memory");
+
+        (await platform.Api.ErrorAsync("mutation { startVm(id: \"not-a-uuid\") { operation { id } } }")).Code.ShouldBe("VALIDATION");
+        (await platform.Api.ErrorAsync("mutation($id: ID!) { startVm(id: $id) { operation { id } } }", new { id = Guid.NewGuid() })).Code.ShouldBe("NOT_FOUND");
+        (await platform.Api.ErrorAsync("{ vms { id noSuchField } }")).Code.ShouldNotBeNullOrEmpty();
+
+        (await platform.Api.DataAsync("{ vms { id version } }"))["vms"]!.ToJsonString().ShouldBe(before, "nothing was appended");
+    }
+
+    [Fact]
+    public async Task a_command_in_the_wrong_state_is_refused_naming_the_state_and_the_command()
+    {
+        var vmId = await CreatedVmAsync("wrong-state", start: false);
+        var (code, error) = await platform.Api.ErrorAsync("mutation($id: ID!) { stopVm(id: $id) { operation { id } } }", new { id = vmId });
+        code.ShouldBe("INVALID_STATE");
+        error["extensions"]!["state"]!.GetValue<string>().ShouldBe("STOPPED");
+        error["extensions"]!["command"]!.GetValue<string>().ShouldBe("stop");
+        error["message"]!.GetValue<string>().ShouldContain("allowed only when RUNNING");
+    }
+
+    private async Task<JsonNode> CreateAsync(string name, bool start)
+    {
+        var data = await platform.Api.DataAsync(
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { operation { id status kind } vm { id version } } }",
+            new { input = new { name, vcpus = 1, memoryMiB = 128, start } });
+        return data["createVm"]!;
+    }
+
+    private async Task<string> CreatedVmAsync(string name, bool start)
+    {
+        var created = await CreateAsync(name, start);
+        var operation = await platform.OperationEndedAsync(created["operation"]!["id"]!.GetValue<string>());
+        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
+        return created["vm"]!["id"]!.GetValue<string>();
+    }
+
+    private async Task<long> VersionAsync(string vmId) =>
+        (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { version } }", new { id = vmId }))["vm"]!["version"]!.GetValue<long>();
+}

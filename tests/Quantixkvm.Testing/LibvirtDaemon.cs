@@ -1,0 +1,104 @@
+using System.Diagnostics;
+
+namespace Quantixkvm.Testing;
+
+/// <summary>
+/// A private, unprivileged libvirt daemon in a temporary folder, serving libvirt's test driver over
+/// its own socket, so the agent (another process) and the test see the same hypervisor. libvirtd
+/// refuses to run a session daemon as root: under root it runs as the 'quantixkvm' user that
+/// infra/dev/install.sh creates.
+/// </summary>
+public sealed class LibvirtDaemon : IAsyncDisposable
+{
+    private const string ServiceUser = "quantixkvm";
+    private readonly Process _process;
+
+    private LibvirtDaemon(string root, Process process)
+    {
+        Root = root;
+        _process = process;
+    }
+
+    public string Root { get; }
+
+    public string Socket => Path.Combine(Root, "run", "libvirt", "libvirt-sock");
+
+    /// <summary>The test driver's shared host, reached through this daemon. State lives while any connection is open.</summary>
+    public string TestDriverUri => $"test+unix:///default?socket={Socket}";
+
+    public static async Task<LibvirtDaemon> StartAsync()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"qkvm-libvirtd-{Guid.NewGuid():N}"[..30]);
+        foreach (var dir in new[] { "run", "config/libvirt", "cache", "data", "home" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, dir));
+        }
+
+        File.WriteAllText(Path.Combine(root, "config/libvirt/libvirtd.conf"), $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\n");
+        var asRoot = Environment.UserName == "root";
+        if (asRoot)
+        {
+            await RunAsync("chown", "-R", ServiceUser, root);
+        }
+
+        var env = new[]
+        {
+            $"HOME={root}/home", $"XDG_RUNTIME_DIR={root}/run", $"XDG_CONFIG_HOME={root}/config",
+            $"XDG_CACHE_HOME={root}/cache", $"XDG_DATA_HOME={root}/data",
+        };
+        var start = asRoot
+            ? new ProcessStartInfo("runuser", ["-u", ServiceUser, "--", "env", .. env, "/usr/sbin/libvirtd", "--timeout", "0"])
+            : new ProcessStartInfo("env", [.. env, "/usr/sbin/libvirtd", "--timeout", "0"]);
+        start.RedirectStandardError = true;
+        start.RedirectStandardOutput = true;
+        var process = Process.Start(start) ?? throw new InvalidOperationException("libvirtd did not start");
+        process.ErrorDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var daemon = new LibvirtDaemon(root, process);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!File.Exists(daemon.Socket))
+        {
+            if (process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"libvirtd did not open {daemon.Socket} (exited: {process.HasExited})");
+            }
+
+            await Task.Delay(100);
+        }
+
+        return daemon;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, args)) ?? throw new InvalidOperationException($"{file} did not start");
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}");
+        }
+    }
+}
