@@ -22,6 +22,8 @@ public static class SchemaArtifacts
     {
         Converters = { new JsonStringEnumConverter() },
         WriteIndented = true,
+        NumberHandling = JsonNumberHandling.Strict,
+        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
     };
 
     /// <summary>Relative path under schemas/ → file content.</summary>

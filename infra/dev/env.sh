@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Quantixkvm developer environment: ports, folders and the app's configuration.
+# Sourced by the other infra/dev scripts; also fine to source in your own shell
+# (`source infra/dev/env.sh`) before `dotnet run` / `dotnet test` by hand.
+# Every value can be overridden by setting the variable before sourcing.
+# No `set -e` here on purpose: this file must not change the options of an
+# interactive shell that sources it.
+
+# The repository root, found from this file's own location (not the cwd).
+QKVM_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export QKVM_REPO
+
+# All private state (databases, logs, pid files). <repo>/.data is git-ignored.
+export QKVM_DATA="${QKVM_DATA:-$QKVM_REPO/.data}"
+
+# Ports stay below 32768: 32768-60999 is the kernel's ephemeral range, and a
+# listener there can fail with EADDRINUSE when a client socket took the port.
+export QKVM_PG_PORT="${QKVM_PG_PORT:-15433}"
+export QKVM_AMQP_PORT="${QKVM_AMQP_PORT:-15673}"
+export QKVM_RABBIT_DIST_PORT="${QKVM_RABBIT_DIST_PORT:-15674}"
+export QKVM_EPMD_PORT="${QKVM_EPMD_PORT:-15675}"
+export QKVM_RABBIT_MGMT_PORT="${QKVM_RABBIT_MGMT_PORT:-15676}"
+export QKVM_HTTP_PORT="${QKVM_HTTP_PORT:-18080}"
+
+# DEVELOPMENT-ONLY credentials: every service listens on 127.0.0.1 only.
+# Never reuse these names/passwords for a real deployment.
+export QKVM_PG_DATABASE="${QKVM_PG_DATABASE:-quantixkvm}"
+export QKVM_PG_USER="${QKVM_PG_USER:-quantixkvm}"
+export QKVM_PG_PASSWORD="${QKVM_PG_PASSWORD:-quantixkvm}"
+export QKVM_RABBIT_USER="${QKVM_RABBIT_USER:-quantixkvm}"
+export QKVM_RABBIT_PASSWORD="${QKVM_RABBIT_PASSWORD:-quantixkvm}"
+
+# The private RabbitMQ node's Erlang name (for rabbitmqctl -n).
+export QKVM_RABBIT_NODENAME="${QKVM_RABBIT_NODENAME:-quantixkvm@localhost}"
+
+# App configuration as ASP.NET Core environment variables ("__" = section separator).
+export ConnectionStrings__Postgres="${ConnectionStrings__Postgres:-Host=127.0.0.1;Port=$QKVM_PG_PORT;Database=$QKVM_PG_DATABASE;Username=$QKVM_PG_USER;Password=$QKVM_PG_PASSWORD}"
+export RabbitMq__Host="${RabbitMq__Host:-127.0.0.1}"
+export RabbitMq__Port="${RabbitMq__Port:-$QKVM_AMQP_PORT}"
+export RabbitMq__Username="${RabbitMq__Username:-$QKVM_RABBIT_USER}"
+export RabbitMq__Password="${RabbitMq__Password:-$QKVM_RABBIT_PASSWORD}"
+export RabbitMq__VirtualHost="${RabbitMq__VirtualHost:-/}"
+export RabbitMq__ManagementPort="${RabbitMq__ManagementPort:-$QKVM_RABBIT_MGMT_PORT}"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what the dev environment needs on Debian 12 (idempotent, fast when
+# everything is present): PostgreSQL 15, RabbitMQ, libvirt + QEMU, curl; and
+# checks that a .NET 10 SDK is available (Debian's registry has none).
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PACKAGES=(
+  postgresql              # Debian 12's metapackage pulls PostgreSQL 15
+  rabbitmq-server         # 3.10
+  libvirt0                # libvirt.so.0, which Quantixkvm.Libvirt P/Invokes
+  libvirt-daemon
+  libvirt-clients
+  libvirt-daemon-driver-qemu
+  qemu-system-x86
+  qemu-utils
+  curl                    # readiness probes and the RabbitMQ management API
+  ca-certificates
+)
+
+# dpkg-query is quick; only ask apt when something is really missing.
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+  [[ "$status" == "installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+  qkvm_is_root || command -v sudo >/dev/null ||
+    qkvm_die "missing packages (${missing[*]}); run this script as root to install them"
+  SUDO=()
+  qkvm_is_root || SUDO=(sudo)
+  qkvm_log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine may have no (or old) package lists: update once first.
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  qkvm_log "apt packages: all present"
+fi
+
+[[ -x "$QKVM_PG_BIN/initdb" ]] ||
+  qkvm_die "PostgreSQL 15 binaries not found in $QKVM_PG_BIN (set QKVM_PG_BIN if they live elsewhere)"
+[[ -x "$QKVM_RABBIT_BIN/rabbitmq-server" ]] ||
+  qkvm_die "RabbitMQ scripts not found in $QKVM_RABBIT_BIN"
+
+# .NET 10 SDK: not in Debian's registry, so we can only check and explain.
+if ! command -v dotnet >/dev/null 2>&1; then
+  qkvm_die "the .NET 10 SDK is required but 'dotnet' is not on PATH.
+  Install it with Microsoft's script (no root needed):
+    curl -sSL https://dot.net/v1/dotnet-install.sh | bash -s -- --channel 10.0
+    export DOTNET_ROOT=\$HOME/.dotnet PATH=\$HOME/.dotnet:\$PATH
+  or follow https://learn.microsoft.com/dotnet/core/install/linux-debian"
+fi
+if ! dotnet --list-sdks 2>/dev/null | grep -q '^10\.0\.'; then
+  qkvm_die "a .NET 10 SDK is required, found only: $(dotnet --list-sdks 2>/dev/null | tr '\n' ' ')
+  Install it with: curl -sSL https://dot.net/v1/dotnet-install.sh | bash -s -- --channel 10.0
+  (see https://learn.microsoft.com/dotnet/core/install/linux-debian)"
+fi
+qkvm_log ".NET SDK: $(dotnet --list-sdks | grep '^10\.0\.' | tail -n 1)"
+
+# libvirtd refuses to run a private (session) daemon as root; the end-to-end tests run theirs as
+# this unprivileged system user, so the agent and the test can share one libvirt test-driver host.
+if qkvm_is_root && ! id quantixkvm >/dev/null 2>&1; then
+  useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin quantixkvm
+  qkvm_log "created system user quantixkvm (runs private libvirt daemons in tests)"
+fi

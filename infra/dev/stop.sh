@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Stops the dev environment, in order: platform processes (control plane and
+# agent, from their pid files), RabbitMQ (and its epmd), PostgreSQL.
+# Idempotent: whatever is not running is skipped.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# --- platform processes started by up.sh
+for name in controlplane agent; do
+  pidfile="$QKVM_RUN/$name.pid"
+  pid="$(qkvm_read_pidfile "$pidfile")"
+  # Only signal the PID if it is still one of ours (PIDs get recycled).
+  if qkvm_pid_alive "$pid" && [[ "$(qkvm_cmdline "$pid")" == *Quantixkvm* ]]; then
+    qkvm_log "stopping $name (pid $pid)"
+    qkvm_stop_pid "$pid" "$name" 20
+  fi
+  rm -f "$pidfile"
+done
+
+# --- RabbitMQ
+mapfile -t beams < <(qkvm_rabbit_beam_pids)
+if ((${#beams[@]})); then
+  qkvm_log "stopping RabbitMQ (pid ${beams[*]})"
+  if [[ -f "$QKVM_RMQ_PIDFILE" ]]; then
+    # Orderly shutdown; with the pid file it also waits for the process to exit.
+    qkvm_rabbitmqctl -q stop "$QKVM_RMQ_PIDFILE" >/dev/null 2>&1 ||
+      qkvm_warn "rabbitmqctl stop failed; signalling the node"
+  fi
+  for pid in "${beams[@]}"; do
+    qkvm_stop_pid "$pid" "RabbitMQ beam" 30
+  done
+fi
+rm -f "$QKVM_RMQ_PIDFILE"
+# epmd is a separate daemon that outlives the node: stop it by the PID on our port.
+for pid in $(qkvm_epmd_pids); do
+  qkvm_log "stopping epmd (pid $pid, port $QKVM_EPMD_PORT)"
+  qkvm_stop_pid "$pid" epmd 5
+done
+
+# --- PostgreSQL
+pid="$(qkvm_pg_postmaster_pid)"
+if [[ -n "$pid" ]]; then
+  qkvm_log "stopping PostgreSQL (pid $pid)"
+  (
+    cd "$QKVM_PG_DATA" # runuser keeps the cwd; the postgres user may not read ours
+    qkvm_pg pg_ctl -D "$QKVM_PG_DATA" stop -m fast -w -t 60 >/dev/null
+  ) || {
+    qkvm_warn "pg_ctl stop failed; signalling the postmaster"
+    qkvm_stop_pid "$pid" postgres 20 INT # INT = PostgreSQL's fast shutdown
+  }
+fi
+# Leftover backends of a killed postmaster (they work in the data folder).
+if [[ -d "$QKVM_PG_DATA" ]]; then
+  for pid in $(qkvm_pids_with_cwd "$QKVM_PG_DATA"); do
+    qkvm_warn "ending leftover PostgreSQL process $pid"
+    qkvm_stop_pid "$pid" "postgres child" 5
+  done
+fi
+
+qkvm_log "stopped (data kept in $QKVM_DATA; delete it for a clean slate)"
