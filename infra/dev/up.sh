@@ -15,9 +15,12 @@ source "$DEV_DIR/lib.sh"
 "$DEV_DIR/start-services.sh"
 
 cd "$QKVM_REPO"
-qkvm_log "building Quantixkvm.sln (Release)"
-dotnet build Quantixkvm.sln -c Release -nologo -v quiet ||
-  qkvm_die "build failed (see the errors above)"
+# Only the two programs: the platform must start even while a test project is being edited.
+for project in src/Quantixkvm.ControlPlane src/Quantixkvm.Agent; do
+  qkvm_log "building $project (Release)"
+  dotnet build "$project" -c Release -nologo -v quiet ||
+    qkvm_die "build of $project failed (see the errors above)"
+done
 
 export Agent__HostName="${Agent__HostName:-$(hostname)-dev}"
 export Agent__LibvirtUri="${Agent__LibvirtUri:-test:///default}"

@@ -57,7 +57,8 @@ builder.Services.AddMassTransit(bus =>
 
 builder.Services.AddGraphQL(graphql => graphql
     .AddSchema<QuantixkvmSchema>()
-    .AddSystemTextJson()
+    // Relaxed escaping: responses are JSON documents, never embedded in HTML, so "+" and "'" stay readable.
+    .AddSystemTextJson(json => json.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
     .AddErrorInfoProvider<ApiErrorInfoProvider>()
     .AddGraphTypes(typeof(QuantixkvmSchema).Assembly));
 builder.Services.AddGraphQLTransport(transport => transport.UserContextFactory = RequestContext.For);

@@ -33,6 +33,9 @@ public sealed class VmLifecycleTests(Platform platform)
         versions.ShouldBe(Enumerable.Range(1, versions.Count).ToList(), "one message per event, in stream order, none skipped");
         versions.Count.ShouldBe(4, "created, requested, started by the agent, succeeded");
         messages[^1]["vmChanged"]!["desiredPowerState"]!.GetValue<string>().ShouldBe("RUNNING");
+        var operationSteps = messages.Select(m => m["vmChanged"]!).Where(v => v["id"]!.GetValue<string>() == vmId)
+            .Select(v => v["currentOperation"]?["status"]?.GetValue<string>() ?? "none").ToList();
+        operationSteps.ShouldBe(["none", "PENDING", "RUNNING", "none"], "each message shows the operation as it was after that event");
 
         var vm = (await platform.Api.DataAsync($"query($id: ID!) {{ vm(id: $id) {{ {VmFields} }} }}", new { id = vmId }))["vm"]!;
         vm["powerState"]!.GetValue<string>().ShouldBe("RUNNING");

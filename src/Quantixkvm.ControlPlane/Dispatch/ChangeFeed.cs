@@ -43,7 +43,8 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
 
                 if (wanted.Contains(e.Sequence))
                 {
-                    snapshots[e.Sequence] = (vm, operation);
+                    var current = vm?.CurrentOperationId is { } currentId ? operationsById.GetValueOrDefault(currentId) : null;
+                    snapshots[e.Sequence] = (vm is null ? null : vm with { CurrentOperationSnapshot = current }, operation);
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using JasperFx.Events;
 using Marten.Events.Aggregation;
 using Quantixkvm.Domain.Vms;
@@ -21,6 +22,13 @@ public sealed record VmView
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     public DateTimeOffset? DeletedAt { get; init; }
+
+    /// <summary>
+    /// The current operation as it was at this view's version; set only on change-feed snapshots, so a
+    /// subscriber sees the operation as of the event, not as it is when the message is resolved. Never stored.
+    /// </summary>
+    [JsonIgnore]
+    public OperationView? CurrentOperationSnapshot { get; init; }
 
     /// <summary>Pure: the view after one more event. Shared by the projection and the change feed.</summary>
     public static VmView? After(VmView? view, IEvent @event)

@@ -47,9 +47,12 @@ public sealed class VmType : ObjectGraphType<VmView>
         Field<NonNullGraphType<DateTimeOffsetGraphType>>("createdAt").Resolve(c => c.Source.CreatedAt);
         Field<NonNullGraphType<DateTimeOffsetGraphType>>("updatedAt").Resolve(c => c.Source.UpdatedAt);
         Field<DateTimeOffsetGraphType>("deletedAt").Resolve(c => c.Source.DeletedAt);
-        Field<OperationType>("currentOperation").ResolveAsync(async c => c.Source.CurrentOperationId is { } id
-            ? await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<OperationView>(id, c.CancellationToken)
-            : null);
+        Field<OperationType>("currentOperation").ResolveAsync(async c => c.Source switch
+        {
+            { CurrentOperationId: null } => null,
+            { CurrentOperationSnapshot: { } snapshot } => snapshot,
+            { CurrentOperationId: { } id } => await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<OperationView>(id, c.CancellationToken),
+        });
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<OperationType>>>>("operations")
             .Description("Every operation on this VM, newest first.")
             .ResolveAsync(async c => await c.RequestServices!.GetRequiredService<IQuerySession>().Query<OperationView>()
