@@ -60,6 +60,8 @@ public sealed class AggregateCommands(IDocumentStore store, TimeProvider clock, 
                     try
                     {
                         await session.SaveChangesAsync(cancellationToken);
+                        logger.LogInformation("Command {CommandId} by {Actor} appended {Events} to stream {StreamId} (now version {Version})",
+                            metadata.CommandId, metadata.Actor, string.Join(", ", events.Select(e => e.GetType().Name)), streamId, version + events.Length);
                         return new CommandResult(streamId, accepted.OperationId, version + events.Length, Appended: true);
                     }
                     catch (Exception ex) when (IsVersionConflict(ex))

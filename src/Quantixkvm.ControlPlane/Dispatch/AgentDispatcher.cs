@@ -44,23 +44,44 @@ public sealed class AgentDispatcher(ISendEndpointProvider sendEndpoints, ILogger
 
             var correlationId = Guid.TryParse(e.CorrelationId, out var parsed) ? parsed : requested.OperationId;
             using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = correlationId });
-            var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(requested.HostId)}"));
-            await endpoint.Send(
-                new RunDomainOperation(
-                    requested.OperationId, requested.CommandId, correlationId, requested.HostId,
-                    Enum.Parse<DomainOperationKind>(requested.Kind.ToString()), requested.Force,
-                    new DomainSpecification(vm.Id, vm.Name, vm.Vcpus, vm.MemoryMiB),
-                    Enum.Parse<DomainPowerState>(requested.DesiredPowerState.ToString()), requested.Deadline),
-                context =>
-                {
-                    context.CorrelationId = correlationId;
-                    context.MessageId = requested.OperationId;
-                },
-                cancellationToken);
+            var message = new RunDomainOperation(
+                requested.OperationId, requested.CommandId, correlationId, requested.HostId,
+                Enum.Parse<DomainOperationKind>(requested.Kind.ToString()), requested.Force,
+                new DomainSpecification(vm.Id, vm.Name, vm.Vcpus, vm.MemoryMiB),
+                Enum.Parse<DomainPowerState>(requested.DesiredPowerState.ToString()), requested.Deadline);
+            await SendAsync(message, cancellationToken);
             logger.LogInformation("Dispatched {Kind} operation {OperationId} for VM {VmId} to host {HostId}",
                 requested.Kind, requested.OperationId, requested.VmId, requested.HostId);
         }
 
         return NullChangeListener.Instance;
+    }
+
+    /// <summary>
+    /// Retries until the broker takes the message: dispatch must neither skip a command nor let the
+    /// daemon give up on the subscription because RabbitMQ blinked.
+    /// </summary>
+    private async Task SendAsync(RunDomainOperation message, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(message.HostId)}"));
+                await endpoint.Send(message, context =>
+                {
+                    context.CorrelationId = message.CorrelationId;
+                    context.MessageId = message.OperationId;
+                }, cancellationToken);
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(attempt, 10))));
+                logger.LogWarning(ex, "Sending operation {OperationId} to host {HostId} failed (attempt {Attempt}); retrying in {Delay}",
+                    message.OperationId, message.HostId, attempt, delay);
+                await Task.Delay(delay, cancellationToken);
+            }
+        }
     }
 }

@@ -53,6 +53,15 @@ public static class EventStoreSetup
         // Wake the async daemon on append instead of waiting for its next poll.
         store.Events.UseListenNotifyForEventAppends = true;
 
+        // Strict: an event a projection or subscription cannot apply stops it (and is logged) instead of being skipped,
+        // so a read model or the dispatch never silently misses a fact.
+        foreach (var errors in new[] { store.Projections.Errors, store.Projections.RebuildErrors })
+        {
+            errors.SkipApplyErrors = false;
+            errors.SkipSerializationErrors = false;
+            errors.SkipUnknownEvents = false;
+        }
+
         foreach (var (type, name) in EventCatalog.All)
         {
             store.Events.MapEventType(type, name);
