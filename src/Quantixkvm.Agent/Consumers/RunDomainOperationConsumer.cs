@@ -20,16 +20,15 @@ public sealed class RunDomainOperationConsumer(
         var m = context.Message;
         using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = m.CorrelationId });
         var vmId = m.Domain.VmId;
-        if (!outcomes.TryGet(m.OperationId, out var outcome))
+        var (outcome, ranNow) = await outcomes.GetOrRunAsync(m.OperationId, async () =>
         {
             await context.Publish(
                 new DomainOperationStarted(m.OperationId, m.CommandId, m.CorrelationId, vmId, m.HostId, clock.GetUtcNow()),
                 p => p.CorrelationId = m.CorrelationId);
             logger.LogInformation("Running {Kind} operation {OperationId} on VM {VmId}", m.Kind, m.OperationId, vmId);
-            outcome = await operations.RunAsync(m, TimeSpan.FromSeconds(options.Value.DeadlineMarginSeconds), context.CancellationToken);
-            outcomes.Add(m.OperationId, outcome);
-        }
-        else
+            return await operations.RunAsync(m, TimeSpan.FromSeconds(options.Value.DeadlineMarginSeconds), context.CancellationToken);
+        });
+        if (!ranNow)
         {
             logger.LogInformation("Operation {OperationId} was already run here; reporting its outcome again", m.OperationId);
         }

@@ -49,6 +49,11 @@ public sealed class DomainOperations(LibvirtConnection libvirt, TimeProvider clo
         {
             return DomainOutcome.Fail(Observe(vmId), LibvirtCode(ex), ex.Message);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Whatever goes wrong here, the operation must end with an outcome, not wait for its deadline.
+            return DomainOutcome.Fail(Observe(vmId), "AGENT_ERROR", $"the agent could not carry out the operation: {ex.Message}");
+        }
     }
 
     /// <summary>The state of a VM's domain as libvirt has it now; UNKNOWN when it is not defined here.</summary>

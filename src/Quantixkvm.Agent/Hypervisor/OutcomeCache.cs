@@ -1,34 +1,94 @@
 namespace Quantixkvm.Agent.Hypervisor;
 
 /// <summary>
-/// Recent outcomes by operation id: a redelivered command gets the same answer again without acting
-/// twice. Bounded; beyond it, reading the domain's real state before acting keeps repeats harmless.
+/// Outcomes by operation id: a redelivered command gets the same answer again without acting twice,
+/// and a copy that arrives while the first is still running waits for that one's outcome instead of
+/// acting beside it. Bounded; beyond it, reading the domain's real state before acting keeps repeats harmless.
 /// </summary>
-public sealed class OutcomeCache(int capacity = 10_000)
+public sealed class OutcomeCache
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<Guid, DomainOutcome> _outcomes = [];
+    private readonly Dictionary<Guid, Task<DomainOutcome>> _outcomes = [];
     private readonly Queue<Guid> _order = new();
+    private readonly int _capacity;
+
+    public OutcomeCache(int capacity = 10_000)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        _capacity = capacity;
+    }
 
     public bool TryGet(Guid operationId, out DomainOutcome outcome)
     {
         lock (_gate)
         {
-            return _outcomes.TryGetValue(operationId, out outcome!);
+            if (_outcomes.TryGetValue(operationId, out var known) && known.IsCompletedSuccessfully)
+            {
+                outcome = known.Result;
+                return true;
+            }
         }
+
+        outcome = null!;
+        return false;
     }
 
     public void Add(Guid operationId, DomainOutcome outcome)
     {
         lock (_gate)
         {
-            if (_outcomes.TryAdd(operationId, outcome))
+            Remember(operationId, Task.FromResult(outcome));
+        }
+    }
+
+    /// <summary>
+    /// Runs the operation unless it has run or is running; returns its outcome and whether this call ran it.
+    /// A run that throws is forgotten, so a redelivery tries again.
+    /// </summary>
+    public async Task<(DomainOutcome Outcome, bool RanNow)> GetOrRunAsync(Guid operationId, Func<Task<DomainOutcome>> run)
+    {
+        Task<DomainOutcome> task;
+        var ranNow = false;
+        TaskCompletionSource<DomainOutcome>? mine = null;
+        lock (_gate)
+        {
+            if (!_outcomes.TryGetValue(operationId, out task!))
             {
-                _order.Enqueue(operationId);
-                while (_order.Count > capacity)
+                mine = new TaskCompletionSource<DomainOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+                task = mine.Task;
+                Remember(operationId, task);
+                ranNow = true;
+            }
+        }
+
+        if (mine is not null)
+        {
+            try
+            {
+                mine.SetResult(await run());
+            }
+            catch (Exception ex)
+            {
+                lock (_gate)
                 {
-                    _outcomes.Remove(_order.Dequeue());
+                    _outcomes.Remove(operationId);
                 }
+
+                mine.SetException(ex);
+            }
+        }
+
+        return (await task, ranNow);
+    }
+
+    private void Remember(Guid operationId, Task<DomainOutcome> outcome)
+    {
+        if (_outcomes.TryAdd(operationId, outcome))
+        {
+            _order.Enqueue(operationId);
+            while (_order.Count > _capacity)
+            {
+                _outcomes.Remove(_order.Dequeue());
             }
         }
     }

@@ -30,16 +30,28 @@ public sealed class HostReporter(
         var heartbeat = TimeSpan.FromSeconds(agent.HeartbeatSeconds);
         var inventoryEvery = TimeSpan.FromSeconds(agent.InventorySeconds);
         var nextInventory = DateTimeOffset.MinValue;
+        var domainCount = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            // The inventory and the heartbeat fail separately: a libvirt hiccup must not silence the agent's liveness.
+            List<InventoryDomain>? domains = null;
             try
             {
-                var domains = Inventory();
+                domains = Inventory();
+                domainCount = domains.Count;
+            }
+            catch (LibvirtException ex)
+            {
+                logger.LogWarning("Listing the host's domains failed: {Error}; heartbeat sent with the last known count", ex.Message);
+            }
+
+            try
+            {
                 await bus.Publish(
-                    new HostHeartbeat(agent.HostId, agent.HostName, domains.Count, clock.GetUtcNow()),
+                    new HostHeartbeat(agent.HostId, agent.HostName, domainCount, clock.GetUtcNow()),
                     // A heartbeat that waited in a queue says nothing about now: let the broker drop it.
                     p => p.TimeToLive = heartbeat * 2, stoppingToken);
-                if (clock.GetUtcNow() >= nextInventory)
+                if (domains is not null && clock.GetUtcNow() >= nextInventory)
                 {
                     await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
                     nextInventory = clock.GetUtcNow() + inventoryEvery;
@@ -47,31 +59,34 @@ public sealed class HostReporter(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                logger.LogError(ex, "Heartbeat or inventory failed; trying again in {Interval}", heartbeat);
+                logger.LogError(ex, "Publishing the heartbeat or inventory failed; trying again in {Interval}", heartbeat);
             }
 
             await Task.Delay(heartbeat, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
-    /// <summary>Every domain on the host; Quantixkvm's own are recognised by their name.</summary>
+    /// <summary>Every domain on the host; Quantixkvm's own are recognised by their name. A domain that vanishes while being read is left out.</summary>
     private List<InventoryDomain> Inventory()
     {
         var domains = libvirt.ListAllDomains();
-        try
+        var listed = new List<InventoryDomain>(domains.Count);
+        foreach (var domain in domains)
         {
-            return domains.Select(d =>
+            using (domain)
             {
-                Guid? vmId = d.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(d.Name[5..], "N", out var id) ? id : null;
-                return new InventoryDomain(d.Uuid, d.Name, DomainOperations.PowerStateOf(d.GetState().State), vmId);
-            }).ToList();
-        }
-        finally
-        {
-            foreach (var domain in domains)
-            {
-                domain.Dispose();
+                try
+                {
+                    Guid? vmId = domain.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(domain.Name[5..], "N", out var id) ? id : null;
+                    listed.Add(new InventoryDomain(domain.Uuid, domain.Name, DomainOperations.PowerStateOf(domain.GetState().State), vmId));
+                }
+                catch (DomainNotFoundException)
+                {
+                    // Undefined between the listing and the state read: it is no longer on the host.
+                }
             }
         }
+
+        return listed;
     }
 }

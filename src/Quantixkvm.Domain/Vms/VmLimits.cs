@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Quantixkvm.Domain.Vms;
 
 /// <summary>Input rules for a VM's spec; each failure names the field and the rule.</summary>
@@ -23,9 +25,23 @@ public static class VmLimits
 
         for (var i = 0; i < name.Length; i++)
         {
-            if (char.IsControl(name[i]))
+            var c = name[i];
+            if (char.IsControl(c))
             {
-                return $"name contains a control character (U+{(int)name[i]:X4}) at position {i}";
+                return $"name contains a control character (U+{(int)c:X4}) at position {i}";
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            // Characters that cannot travel in XML (libvirt's domain XML) or that hide or reorder text.
+            if (char.IsSurrogate(c) || c is '\uFFFE' or '\uFFFF'
+                || char.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
+            {
+                return $"name contains an invisible or invalid character (U+{(int)c:X4}) at position {i}";
             }
         }
 
