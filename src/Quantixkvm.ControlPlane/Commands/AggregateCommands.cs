@@ -68,7 +68,7 @@ public sealed class AggregateCommands(IDocumentStore store, TimeProvider clock, 
                     {
                         if (expectedVersion is not null || attempt >= MaxAttempts)
                         {
-                            throw new ConcurrencyConflictException(streamId, expectedVersion ?? version, version + 1);
+                            throw new ConcurrencyConflictException(streamId, expectedVersion ?? version, await CurrentVersionAsync(streamId, cancellationToken));
                         }
 
                         logger.LogInformation("Stream {StreamId} moved on during command {CommandId}; deciding again (attempt {Attempt})",
@@ -80,6 +80,14 @@ public sealed class AggregateCommands(IDocumentStore store, TimeProvider clock, 
                     throw new InvalidOperationException("unknown decision");
             }
         }
+    }
+
+    /// <summary>The stream's version as it is now, read afresh (the failed session is not reused).</summary>
+    private async Task<long> CurrentVersionAsync(Guid streamId, CancellationToken cancellationToken)
+    {
+        await using var session = store.QuerySession();
+        var state = await session.Events.FetchStreamStateAsync(streamId, cancellationToken);
+        return state?.Version ?? 0;
     }
 
     private static bool IsVersionConflict(Exception ex) =>

@@ -20,7 +20,7 @@ public sealed class NoHostAvailableException(PlacementResult placement)
 
 /// <summary>The VM command edge: placement for new VMs, then the decider through the one command path.</summary>
 public sealed class VmCommands(
-    AggregateCommands commands, HostDirectory hosts, IQuerySession session, IOptions<ControlPlaneOptions> options)
+    AggregateCommands commands, HostDirectory hosts, IQuerySession session, IDocumentStore store, IOptions<ControlPlaneOptions> options)
 {
     public async Task<CommandResult> CreateAsync(CreateVmRequest request, CommandMetadata metadata, CancellationToken cancellationToken)
     {
@@ -31,8 +31,10 @@ public sealed class VmCommands(
         }
 
         var vmId = VmDecider.VmIdForCreate(metadata.CommandId);
-        // A repeated create finds its VM already placed; placement runs only for a new one.
+        // A repeated create finds its VM already placed; placement runs only for a new one, under the
+        // placement lock until the VM is appended, so the allocations it read still hold when it lands.
         var existing = await session.LoadAsync<VmView>(vmId, cancellationToken);
+        await using var placementLock = existing is null ? await PlacementLock.AcquireAsync(store, cancellationToken) : null;
         var hostId = existing?.HostId ?? await PlaceAsync(request, cancellationToken);
         return await commands.HandleAsync<VmState, VmEvent>(
             vmId, VmState.Initial, VmDecider.Evolve,

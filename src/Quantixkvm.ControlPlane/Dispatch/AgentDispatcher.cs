@@ -16,7 +16,7 @@ namespace Quantixkvm.ControlPlane.Dispatch;
 /// request. The daemon moves the checkpoint only after a batch is sent (with broker confirms), so a
 /// crash means a resend, never a loss; agents de-duplicate by operation id.
 /// </summary>
-public sealed class AgentDispatcher(ISendEndpointProvider sendEndpoints, ILogger<AgentDispatcher> logger) : SubscriptionBase
+public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) : SubscriptionBase
 {
     public override async Task<IChangeListener> ProcessEventsAsync(
         EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
@@ -67,7 +67,7 @@ public sealed class AgentDispatcher(ISendEndpointProvider sendEndpoints, ILogger
         {
             try
             {
-                var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(message.HostId)}"));
+                var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(message.HostId)}"));
                 await endpoint.Send(message, context =>
                 {
                     context.CorrelationId = message.CorrelationId;

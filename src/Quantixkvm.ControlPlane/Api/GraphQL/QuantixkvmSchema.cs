@@ -143,12 +143,20 @@ public sealed class SubscriptionType : ObjectGraphType
         Field<NonNullGraphType<OperationType>>("operationUpdated")
             .Description("The operation as it is now, then each change until it ends; completes after its final state.")
             .Argument<NonNullGraphType<IdGraphType>>("id")
-            .ResolveStream(c =>
+            .ResolveStreamAsync(async c =>
             {
                 var id = RequestContext.ParseId(c.GetArgument<string>("id"), "id");
                 var services = c.RequestServices!;
-                return new OperationUpdates(
-                    services.GetRequiredService<ChangeHub>(), services.GetRequiredService<IDocumentStore>(), id);
+                var store = services.GetRequiredService<IDocumentStore>();
+                await using (var session = store.QuerySession())
+                {
+                    if (await session.LoadAsync<OperationView>(id, c.CancellationToken) is null)
+                    {
+                        throw ApiError.NotFound($"operation {id} does not exist");
+                    }
+                }
+
+                return new OperationUpdates(services.GetRequiredService<ChangeHub>(), store, id);
             });
     }
 }
