@@ -41,7 +41,14 @@ builder.Services.AddMassTransit(bus =>
         rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneOutcomes, e =>
         {
             e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000));
-            e.ConfigureConsumer<OperationOutcomeConsumer>(context);
+            // Reports on one VM are decided in the order they arrived ("started" before "finished");
+            // reports on different VMs still run in parallel.
+            var byVm = e.CreatePartitioner(16);
+            e.ConfigureConsumer<OperationOutcomeConsumer>(context, consumer =>
+            {
+                consumer.Message<DomainOperationStarted>(m => m.UsePartitioner(byVm, x => x.Message.VmId));
+                consumer.Message<DomainOperationFinished>(m => m.UsePartitioner(byVm, x => x.Message.VmId));
+            });
         });
         rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHosts, e =>
         {
