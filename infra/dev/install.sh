@@ -20,6 +20,12 @@ PACKAGES=(
   ca-certificates
 )
 
+# Node.js runs the standard GraphQL clients of the end-to-end tests (tests/conformance). A machine that
+# already has node and npm (from any source) keeps them; otherwise Debian's packages are enough.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 # dpkg-query is quick; only ask apt when something is really missing.
 missing=()
 for pkg in "${PACKAGES[@]}"; do
