@@ -1,3 +1,4 @@
+using Quantixkvm.Testing;
 using System.Text.Json.Nodes;
 using Quantixkvm.Contracts;
 using Quantixkvm.ControlPlane.Tests.Support;
@@ -38,7 +39,7 @@ public sealed class SubscriptionTests(ControlPlaneFixture fixture) : IClassFixtu
         third.Str("status").ShouldBe("SUCCEEDED");
         third["finishedAt"].ShouldNotBeNull();
 
-        var complete = await ws.NextAsync();
+        var complete = await ws.NextMessageAsync();
         complete.Str("type").ShouldBe("complete", $"the server completes after the final state, got {complete.ToJsonString()}");
         complete.Str("id").ShouldBe("op");
     }
@@ -59,7 +60,7 @@ public sealed class SubscriptionTests(ControlPlaneFixture fixture) : IClassFixtu
         failed.Str("status").ShouldBe("FAILED", "a final state straight after PENDING, no invented RUNNING");
         failed.Str("error.code").ShouldBe("VIR_ERR_NO_DOMAIN");
         failed.Str("error.message").ShouldBe("domain not found");
-        (await ws.NextAsync()).Str("type").ShouldBe("complete");
+        (await ws.NextMessageAsync()).Str("type").ShouldBe("complete");
     }
 
     [Fact]
@@ -76,7 +77,7 @@ public sealed class SubscriptionTests(ControlPlaneFixture fixture) : IClassFixtu
         await ws.SubscribeAsync("late", Subscription, new { id = operationId });
 
         (await NextPayloadAsync(ws, "late")).Str("status").ShouldBe("SUCCEEDED");
-        (await ws.NextAsync()).Str("type").ShouldBe("complete");
+        (await ws.NextMessageAsync()).Str("type").ShouldBe("complete");
     }
 
     [Fact]
@@ -86,7 +87,7 @@ public sealed class SubscriptionTests(ControlPlaneFixture fixture) : IClassFixtu
 
         await ws.SubscribeAsync("unknown", Subscription, new { id = Guid.NewGuid().ToString() });
 
-        var answer = await ws.NextAsync(TimeSpan.FromSeconds(5));
+        var answer = await ws.NextMessageAsync(TimeSpan.FromSeconds(5));
         answer.Str("id").ShouldBe("unknown");
         var errors = answer["type"]!.GetValue<string>() switch
         {
@@ -104,16 +105,16 @@ public sealed class SubscriptionTests(ControlPlaneFixture fixture) : IClassFixtu
 
         await ws.SubscribeAsync("bad", Subscription, new { id = "not-a-uuid" });
 
-        var answer = await ws.NextAsync();
+        var answer = await ws.NextMessageAsync();
         answer.Str("id").ShouldBe("bad");
         answer.Str("type").ShouldBe("error", answer.ToJsonString());
         answer["payload"]![0]!["extensions"]!["code"]!.GetValue<string>().ShouldBe("VALIDATION");
     }
 
     /// <summary>The next message, which must be a <c>next</c> for this subscription; returns its operation.</summary>
-    private static async Task<JsonNode> NextPayloadAsync(TestServerSubscriptions ws, string id)
+    private static async Task<JsonNode> NextPayloadAsync(GraphQLSubscriptionClient ws, string id)
     {
-        var message = await ws.NextAsync();
+        var message = await ws.NextMessageAsync();
         message.Str("type").ShouldBe("next", $"expected the next state, got {message.ToJsonString()}");
         message.Str("id").ShouldBe(id);
         message["payload"]!["errors"].ShouldBeNull(message.ToJsonString());

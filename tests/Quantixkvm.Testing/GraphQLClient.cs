@@ -42,22 +42,46 @@ public sealed class GraphQLClient(HttpClient http)
 }
 
 /// <summary>
-/// A minimal graphql-transport-ws client (the protocol of the graphql-ws library): enough to
-/// subscribe and read messages in order.
+/// A minimal graphql-transport-ws client (the protocol of the graphql-ws library) over any WebSocket:
+/// a real one to a URL, or a test server's in-memory one. Keeps every server message in arrival
+/// order; pings are answered and not kept.
 /// </summary>
 public sealed class GraphQLSubscriptionClient : IAsyncDisposable
 {
-    private readonly ClientWebSocket _socket = new();
+    public const string SubProtocol = "graphql-transport-ws";
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
+    private readonly WebSocket _socket;
     private readonly Channel<JsonNode> _messages = Channel.CreateUnbounded<JsonNode>();
-    private Task? _reader;
+    private readonly Task _reader;
 
-    public static async Task<GraphQLSubscriptionClient> ConnectAsync(Uri graphqlEndpoint)
+    private GraphQLSubscriptionClient(WebSocket socket)
     {
-        var client = new GraphQLSubscriptionClient();
-        client._socket.Options.AddSubProtocol("graphql-transport-ws");
-        var ws = new UriBuilder(graphqlEndpoint) { Scheme = graphqlEndpoint.Scheme == "https" ? "wss" : "ws" }.Uri;
-        await client._socket.ConnectAsync(ws, CancellationToken.None);
-        client._reader = client.ReadAsync();
+        _socket = socket;
+        _reader = ReadAsync();
+    }
+
+    /// <summary>Connects to a GraphQL endpoint's URL (http is turned into ws) and completes the handshake.</summary>
+    public static Task<GraphQLSubscriptionClient> ConnectAsync(Uri graphqlEndpoint) =>
+        ConnectAsync(async cancellationToken =>
+        {
+            var socket = new ClientWebSocket();
+            socket.Options.AddSubProtocol(SubProtocol);
+            var ws = new UriBuilder(graphqlEndpoint) { Scheme = graphqlEndpoint.Scheme == "https" ? "wss" : "ws" }.Uri;
+            await socket.ConnectAsync(ws, cancellationToken);
+            return socket;
+        });
+
+    /// <summary>Completes the handshake over a socket the caller opens with the graphql-transport-ws subprotocol.</summary>
+    public static async Task<GraphQLSubscriptionClient> ConnectAsync(Func<CancellationToken, Task<WebSocket>> open)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var socket = await open(cts.Token);
+        if (socket.SubProtocol != SubProtocol)
+        {
+            throw new InvalidOperationException($"the server chose subprotocol '{socket.SubProtocol}', not {SubProtocol}");
+        }
+
+        var client = new GraphQLSubscriptionClient(socket);
         await client.SendAsync(new JsonObject { ["type"] = "connection_init" });
         var ack = await client.NextMessageAsync(TimeSpan.FromSeconds(10));
         if (ack["type"]?.GetValue<string>() != "connection_ack")
@@ -77,18 +101,26 @@ public sealed class GraphQLSubscriptionClient : IAsyncDisposable
         });
 
     /// <summary>The next message from the server (any type), or a timeout failure.</summary>
-    public async Task<JsonNode> NextMessageAsync(TimeSpan timeout)
+    public async Task<JsonNode> NextMessageAsync(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout);
+        var limit = timeout ?? DefaultTimeout;
+        using var cts = new CancellationTokenSource(limit);
         try
         {
             return await _messages.Reader.ReadAsync(cts.Token);
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"no subscription message within {timeout}");
+            throw new TimeoutException($"no message on the subscription socket within {limit}");
+        }
+        catch (ChannelClosedException)
+        {
+            throw new InvalidOperationException($"the socket closed ({_socket.CloseStatus} {_socket.CloseStatusDescription})");
         }
     }
+
+    /// <summary>Whether a message is waiting already (for asserting that nothing more came).</summary>
+    public bool TryPeek(out JsonNode? message) => _messages.Reader.TryPeek(out message);
 
     /// <summary>Reads <c>next</c> payloads of one subscription until <paramref name="until"/> holds for one; returns them all in order.</summary>
     public async Task<List<JsonNode>> ReadUntilAsync(string id, Func<JsonNode, bool> until, TimeSpan timeout)
@@ -130,18 +162,19 @@ public sealed class GraphQLSubscriptionClient : IAsyncDisposable
         {
             try
             {
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+                // Close our side only; the reader (the one receiver) sees the server's close.
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", cts.Token);
+                await _reader.WaitAsync(TimeSpan.FromSeconds(5));
             }
-            catch (WebSocketException)
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException or TimeoutException)
             {
             }
         }
 
+        _socket.Abort();
+        await _reader;
         _socket.Dispose();
-        if (_reader is not null)
-        {
-            await _reader.ContinueWith(_ => { }, TaskScheduler.Default);
-        }
     }
 
     private Task SendAsync(JsonNode message) =>
@@ -152,7 +185,7 @@ public sealed class GraphQLSubscriptionClient : IAsyncDisposable
         var buffer = new byte[64 * 1024];
         try
         {
-            while (_socket.State == WebSocketState.Open)
+            while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)
             {
                 using var text = new MemoryStream();
                 WebSocketReceiveResult result;
@@ -178,7 +211,7 @@ public sealed class GraphQLSubscriptionClient : IAsyncDisposable
                 await _messages.Writer.WriteAsync(message);
             }
         }
-        catch (WebSocketException)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
         }
         finally
