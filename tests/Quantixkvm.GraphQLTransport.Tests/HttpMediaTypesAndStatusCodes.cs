@@ -260,6 +260,17 @@ public class HttpMediaTypesAndStatusCodes(ServerFixture server) : IClassFixture<
         html.ShouldContain("integrity=\"sha384-");
     }
 
+    [Fact]
+    public async Task the_explorer_page_carries_an_offline_fallback_that_needs_only_this_server()
+    {
+        var html = await Http.GetStringAsync("/graphiql");
+
+        html.ShouldContain("typeof GraphiQL !== 'undefined'");
+        html.ShouldContain("liteExplorer(endpoint.href, subscriptionUrl.href)");
+        html.ShouldContain("new WebSocket(wsUrl, 'graphql-transport-ws')");
+        html.ShouldContain("__schema");
+    }
+
     /// <summary>A stream whose length is unknown, so the client must send the body chunked.</summary>
     private sealed class UnknownLengthStream(byte[] content) : MemoryStream(content)
     {
