@@ -155,7 +155,11 @@ public sealed class VmLifecycleTests(Platform platform)
 
         (await platform.Api.ErrorAsync("mutation { startVm(id: \"not-a-uuid\") { operation { id } } }")).Code.ShouldBe("VALIDATION");
         (await platform.Api.ErrorAsync("mutation($id: ID!) { startVm(id: $id) { operation { id } } }", new { id = Guid.NewGuid() })).Code.ShouldBe("NOT_FOUND");
-        (await platform.Api.ErrorAsync("{ vms { id noSuchField } }")).Code.ShouldNotBeNullOrEmpty();
+        var hostId = (await platform.Api.DataAsync("{ hosts { id } }"))["hosts"]![0]!["id"]!.GetValue<string>();
+        (await platform.Api.ErrorAsync("mutation($id: ID!) { stopVm(id: $id, force: true) { operation { id } } }", new { id = hostId })).Code
+            .ShouldBe("NOT_FOUND", "a host's id is no VM's id");
+        (await platform.Api.ErrorAsync("{ vms { id noSuchField } }")).Code.ShouldBe("FIELDS_ON_CORRECT_TYPE");
+        (await platform.Api.ErrorAsync("{ vms { id ")).Code.ShouldBe("SYNTAX_ERROR");
 
         (await platform.Api.DataAsync("{ vms { id version } }"))["vms"]!.ToJsonString().ShouldBe(before, "nothing was appended");
     }

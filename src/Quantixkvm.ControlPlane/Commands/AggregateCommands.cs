@@ -38,7 +38,8 @@ public sealed class AggregateCommands(IDocumentStore store, TimeProvider clock, 
                 throw new ConcurrencyConflictException(streamId, expected, version);
             }
 
-            var state = stream.Select(e => (TEvent)e.Data).Aggregate(initial, evolve);
+            // A stream of another aggregate (an id of the wrong kind) folds to the initial state: "does not exist".
+            var state = stream.Select(e => e.Data).OfType<TEvent>().Aggregate(initial, evolve);
             var context = new CommandContext(metadata.CommandId, metadata.Actor, clock.GetUtcNow());
             switch (decide(state, context))
             {
