@@ -5,7 +5,6 @@ using Quantixkvm.Agent.Hypervisor;
 using Quantixkvm.Agent.Reporting;
 using Quantixkvm.Contracts;
 using Quantixkvm.Hosting;
-using Quantixkvm.Libvirt;
 
 var builder = Host.CreateApplicationBuilder(args);
 builder.UseQuantixkvmLogging("agent");
@@ -16,8 +15,8 @@ var options = section.Get<AgentOptions>() ?? new AgentOptions();
 var rabbit = builder.Configuration.RabbitMqOptions();
 
 builder.Services.AddSingleton(TimeProvider.System);
-// One connection for the agent's life: libvirt connections are thread-safe, and the test driver keeps its state per open connection.
-builder.Services.AddSingleton(_ => LibvirtConnection.Open(options.LibvirtUri));
+// One connection, reopened only if it dies: libvirt connections are thread-safe, and the test driver keeps its state per open connection.
+builder.Services.AddSingleton(services => new HypervisorConnection(options.LibvirtUri, services.GetService<ILogger<HypervisorConnection>>()));
 builder.Services.AddSingleton<DomainOperations>();
 builder.Services.AddSingleton<OutcomeCache>();
 

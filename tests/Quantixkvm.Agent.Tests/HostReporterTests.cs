@@ -301,7 +301,7 @@ public sealed class HostReporterTests(HostMessagesOnTheBus bus) : IClassFixture<
     private async Task<RunningReporter> StartReporterAsync(AgentOptions options, TimeProvider clock, ILogger<HostReporter>? logger = null)
     {
         var reporter = new HostReporter(
-            bus.Bus, _libvirt, Microsoft.Extensions.Options.Options.Create(options), clock, logger ?? NullLogger<HostReporter>.Instance);
+            bus.Bus, new HypervisorConnection(_libvirt), Microsoft.Extensions.Options.Options.Create(options), clock, logger ?? NullLogger<HostReporter>.Instance);
         await reporter.StartAsync(CancellationToken.None);
         return new RunningReporter(reporter);
     }

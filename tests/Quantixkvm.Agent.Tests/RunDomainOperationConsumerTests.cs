@@ -37,7 +37,7 @@ public sealed class AgentOnTheBus : IAsyncLifetime
             services =>
             {
                 services.AddSingleton(TimeProvider.System);
-                services.AddSingleton(_ => LibvirtConnection.Open(LibvirtUri));
+                services.AddSingleton(_ => new HypervisorConnection(LibvirtUri));
                 services.AddSingleton<DomainOperations>();
                 services.AddSingleton<OutcomeCache>();
                 services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));

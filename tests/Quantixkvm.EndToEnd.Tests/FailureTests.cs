@@ -63,6 +63,29 @@ public sealed class FailureTests(Platform platform)
         platform.Agent!.Output.Split('\n').Count(l => l.Contains($"Running Create operation {operationId}")).ShouldBe(1, "the agent acted once");
     }
 
+    [Fact]
+    public async Task an_agent_whose_libvirt_daemon_restarts_reconnects_and_reports_what_it_finds()
+    {
+        var before = await CreatedVmAsync("before-libvirtd-restart");
+        await platform.RestartLibvirtAsync();
+
+        // The agent notices the dead connection at its next heartbeat, reopens it, and reports its inventory at once:
+        // the new test-driver host has none of the old domains, so the VM becomes UNKNOWN (drift, as an event).
+        await Platform.WaitAsync(async () =>
+        {
+            var vm = (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { powerState } } ", new { id = before }))["vm"]!;
+            return vm["powerState"]!.GetValue<string>() == "UNKNOWN";
+        }, TimeSpan.FromSeconds(30), "the agent to reconnect and report the VM missing", platform.Agent);
+        platform.Agent!.Output.ShouldContain("reopened it");
+
+        var created = await platform.Api.DataAsync(
+            "mutation { createVm(input: { name: \"after-libvirtd-restart\", vcpus: 1, memoryMiB: 64, start: true }) { operation { id } vm { id } } }");
+        var operation = await platform.OperationEndedAsync(created["createVm"]!["operation"]!["id"]!.GetValue<string>());
+        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
+        using var domain = platform.Libvirt.FindDomain(Guid.Parse(created["createVm"]!["vm"]!["id"]!.GetValue<string>())).ShouldNotBeNull();
+        domain.GetState().State.ShouldBe(DomainState.Running);
+    }
+
     private async Task<string> CreatedVmAsync(string name)
     {
         var created = await platform.Api.DataAsync(

@@ -81,6 +81,14 @@ public sealed class Platform : IAsyncLifetime
         }, TimeSpan.FromSeconds(60), "the control plane to become ready", ControlPlane);
     }
 
+    /// <summary>Restarts the private libvirtd (its test-driver host starts empty again) and reopens the test's own connection.</summary>
+    public async Task RestartLibvirtAsync()
+    {
+        Libvirt.Dispose();
+        await _libvirt!.RestartAsync();
+        Libvirt = LibvirtConnection.Open(_libvirt.TestDriverUri);
+    }
+
     public async Task StopControlPlaneAsync()
     {
         await ControlPlane!.KillAsync();

@@ -11,7 +11,7 @@ namespace Quantixkvm.Testing;
 public sealed class LibvirtDaemon : IAsyncDisposable
 {
     private const string ServiceUser = "quantixkvm";
-    private readonly Process _process;
+    private Process _process;
 
     private LibvirtDaemon(string root, Process process)
     {
@@ -35,18 +35,35 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         }
 
         File.WriteAllText(Path.Combine(root, "config/libvirt/libvirtd.conf"), $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\n");
-        var asRoot = Environment.UserName == "root";
-        if (asRoot)
+        if (Environment.UserName == "root")
         {
             await RunAsync("chown", "-R", ServiceUser, root);
         }
 
+        var daemon = new LibvirtDaemon(root, Launch(root));
+        await daemon.WaitForSocketAsync();
+        return daemon;
+    }
+
+    /// <summary>Kills the daemon and starts it again on the same socket, as an upgrade or crash of libvirtd would.</summary>
+    public async Task RestartAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        File.Delete(Socket);
+        _process = Launch(Root);
+        await WaitForSocketAsync();
+    }
+
+    private static Process Launch(string root)
+    {
         var env = new[]
         {
             $"HOME={root}/home", $"XDG_RUNTIME_DIR={root}/run", $"XDG_CONFIG_HOME={root}/config",
             $"XDG_CACHE_HOME={root}/cache", $"XDG_DATA_HOME={root}/data",
         };
-        var start = asRoot
+        var start = Environment.UserName == "root"
             ? new ProcessStartInfo("runuser", ["-u", ServiceUser, "--", "env", .. env, "/usr/sbin/libvirtd", "--timeout", "0"])
             : new ProcessStartInfo("env", [.. env, "/usr/sbin/libvirtd", "--timeout", "0"]);
         start.RedirectStandardError = true;
@@ -56,19 +73,21 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         process.OutputDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
-        var daemon = new LibvirtDaemon(root, process);
+        return process;
+    }
+
+    private async Task WaitForSocketAsync()
+    {
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!File.Exists(daemon.Socket))
+        while (!File.Exists(Socket))
         {
-            if (process.HasExited || DateTime.UtcNow > deadline)
+            if (_process.HasExited || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"libvirtd did not open {daemon.Socket} (exited: {process.HasExited})");
+                throw new InvalidOperationException($"libvirtd did not open {Socket} (exited: {_process.HasExited})");
             }
 
             await Task.Delay(100);
         }
-
-        return daemon;
     }
 
     public async ValueTask DisposeAsync()

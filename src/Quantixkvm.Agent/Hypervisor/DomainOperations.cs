@@ -13,7 +13,7 @@ public sealed record DomainOutcome(bool Succeeded, DomainPowerState Observed, st
 /// Carries out an operation against libvirt. It reads the domain's real state first, so a command
 /// delivered twice (or already done by hand) is a success without acting twice.
 /// </summary>
-public sealed class DomainOperations(LibvirtConnection libvirt, TimeProvider clock)
+public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvider clock)
 {
     /// <summary>The libvirt name of a VM's domain; the user's name goes into the title, escaped.</summary>
     public static string DomainName(Guid vmId) => $"qkvm-{vmId:N}";
@@ -29,7 +29,7 @@ public sealed class DomainOperations(LibvirtConnection libvirt, TimeProvider clo
 
         try
         {
-            using var domain = libvirt.FindDomain(vmId);
+            using var domain = hypervisor.Connection.FindDomain(vmId);
             return command.Kind switch
             {
                 DomainOperationKind.Create => Create(command, domain),
@@ -61,7 +61,7 @@ public sealed class DomainOperations(LibvirtConnection libvirt, TimeProvider clo
     {
         try
         {
-            using var domain = libvirt.FindDomain(vmId);
+            using var domain = hypervisor.Connection.FindDomain(vmId);
             return domain is null ? DomainPowerState.Unknown : PowerStateOf(domain.GetState().State);
         }
         catch (LibvirtException)
@@ -91,8 +91,8 @@ public sealed class DomainOperations(LibvirtConnection libvirt, TimeProvider clo
         }
 
         var spec = command.Domain;
-        using var defined = libvirt.DefineDomain(DomainXml.Build(new DomainSpec(
-            spec.VmId, DomainName(spec.VmId), spec.Name, spec.Vcpus, spec.MemoryMiB, DomainXml.DomainTypeFor(libvirt.Uri),
+        using var defined = hypervisor.Connection.DefineDomain(DomainXml.Build(new DomainSpec(
+            spec.VmId, DomainName(spec.VmId), spec.Name, spec.Vcpus, spec.MemoryMiB, DomainXml.DomainTypeFor(hypervisor.Uri),
             new Dictionary<string, string> { ["vm-id"] = spec.VmId.ToString() })));
         return AfterCreate(command, defined);
     }

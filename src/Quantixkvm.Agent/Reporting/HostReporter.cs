@@ -12,7 +12,7 @@ namespace Quantixkvm.Agent.Reporting;
 /// (liveness of the agent itself, not of its AMQP link) and periodic full inventories.
 /// </summary>
 public sealed class HostReporter(
-    IBus bus, LibvirtConnection libvirt, IOptions<AgentOptions> options, TimeProvider clock, ILogger<HostReporter> logger)
+    IBus bus, HypervisorConnection hypervisor, IOptions<AgentOptions> options, TimeProvider clock, ILogger<HostReporter> logger)
     : BackgroundService
 {
     private static readonly string AgentVersion =
@@ -21,23 +21,37 @@ public sealed class HostReporter(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var agent = options.Value;
-        var node = libvirt.GetNodeInfo();
+        var node = hypervisor.Connection.GetNodeInfo();
         await bus.Publish(new HostRegistration(
-            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, libvirt.Uri, AgentVersion, clock.GetUtcNow()), stoppingToken);
+            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, hypervisor.Uri, AgentVersion, clock.GetUtcNow()), stoppingToken);
         logger.LogInformation("Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB on {LibvirtUri}; queue {Queue}",
-            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, libvirt.Uri, AgentQueues.ForHost(agent.HostId));
+            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, hypervisor.Uri, AgentQueues.ForHost(agent.HostId));
 
         var heartbeat = TimeSpan.FromSeconds(agent.HeartbeatSeconds);
         var inventoryEvery = TimeSpan.FromSeconds(agent.InventorySeconds);
         var nextInventory = DateTimeOffset.MinValue;
         var domainCount = 0;
+        var reportedGeneration = hypervisor.Generation;
         while (!stoppingToken.IsCancellationRequested)
         {
-            // The inventory and the heartbeat fail separately: a libvirt hiccup must not silence the agent's liveness.
+            // No heartbeat while libvirt is unreachable: a host that cannot run VMs must not look alive.
+            LibvirtConnection libvirt;
+            try
+            {
+                libvirt = hypervisor.Connection;
+            }
+            catch (LibvirtException ex)
+            {
+                logger.LogError("libvirt at {LibvirtUri} is unreachable: {Error}; no heartbeat until it is back", hypervisor.Uri, ex.Message);
+                await Task.Delay(heartbeat, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                continue;
+            }
+
+            // The inventory and the heartbeat fail separately: a hiccup while listing must not silence the agent's liveness.
             List<InventoryDomain>? domains = null;
             try
             {
-                domains = Inventory();
+                domains = Inventory(libvirt);
                 domainCount = domains.Count;
             }
             catch (LibvirtException ex)
@@ -51,8 +65,10 @@ public sealed class HostReporter(
                     new HostHeartbeat(agent.HostId, agent.HostName, domainCount, clock.GetUtcNow()),
                     // A heartbeat that waited in a queue says nothing about now: let the broker drop it.
                     p => p.TimeToLive = heartbeat * 2, stoppingToken);
-                if (domains is not null && clock.GetUtcNow() >= nextInventory)
+                // A reopened connection may show another hypervisor state (libvirtd restarted): report it at once.
+                if (domains is not null && (clock.GetUtcNow() >= nextInventory || hypervisor.Generation != reportedGeneration))
                 {
+                    reportedGeneration = hypervisor.Generation;
                     await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
                     nextInventory = clock.GetUtcNow() + inventoryEvery;
                 }
@@ -67,7 +83,7 @@ public sealed class HostReporter(
     }
 
     /// <summary>Every domain on the host; Quantixkvm's own are recognised by their name. A domain that vanishes while being read is left out.</summary>
-    private List<InventoryDomain> Inventory()
+    private static List<InventoryDomain> Inventory(LibvirtConnection libvirt)
     {
         var domains = libvirt.ListAllDomains();
         var listed = new List<InventoryDomain>(domains.Count);

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Quantixkvm.Libvirt;
+
+namespace Quantixkvm.Agent.Hypervisor;
+
+/// <summary>
+/// The agent's connection to libvirt, reopened when it has died (libvirtd restarted or upgraded), so
+/// the agent does not go deaf while its RabbitMQ link still looks healthy.
+/// </summary>
+public sealed class HypervisorConnection : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly ILogger _logger;
+    private LibvirtConnection _connection;
+
+    public HypervisorConnection(string uri, ILogger<HypervisorConnection>? logger = null)
+        : this(LibvirtConnection.Open(uri), logger)
+    {
+    }
+
+    public HypervisorConnection(LibvirtConnection connection, ILogger<HypervisorConnection>? logger = null)
+    {
+        _connection = connection;
+        _logger = logger ?? NullLogger<HypervisorConnection>.Instance;
+        Uri = connection.Uri;
+    }
+
+    public string Uri { get; }
+
+    /// <summary>Counts reopenings: after one, what the host runs may have changed behind the agent's back.</summary>
+    public int Generation { get; private set; }
+
+    /// <summary>A live connection; throws <see cref="LibvirtException"/> when libvirt cannot be reached now.</summary>
+    public LibvirtConnection Connection
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (!_connection.IsAlive)
+                {
+                    var fresh = LibvirtConnection.Open(Uri);
+                    var dead = _connection;
+                    _connection = fresh;
+                    Generation++;
+                    dead.Dispose();
+                    _logger.LogWarning("The connection to libvirt at {LibvirtUri} had died; reopened it", Uri);
+                }
+
+                return _connection;
+            }
+        }
+    }
+
+    public void Dispose() => _connection.Dispose();
+}
