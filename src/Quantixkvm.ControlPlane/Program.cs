@@ -67,6 +67,18 @@ builder.Services.AddGraphQL(graphql => graphql
     // Relaxed escaping: responses are JSON documents, never embedded in HTML, so "+" and "'" stay readable.
     .AddSystemTextJson(json => json.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
     .AddErrorInfoProvider<ApiErrorInfoProvider>()
+    // Bounds the work one document can ask for (nested lists fan out into reads). Introspection reads only the
+    // in-memory schema, so it is not counted: explorers' deep introspection queries must keep working.
+    .AddComplexityAnalyzer(complexity =>
+    {
+        complexity.MaxDepth = 15;
+        complexity.MaxComplexity = 10_000;
+        var standard = complexity.DefaultComplexityImpactDelegate;
+        complexity.DefaultComplexityImpactDelegate = field =>
+            field.FieldDefinition.Name.StartsWith("__", StringComparison.Ordinal) || field.ParentType.Name.StartsWith("__", StringComparison.Ordinal)
+                ? new GraphQL.Validation.Complexity.FieldComplexityResult(0, 0)
+                : standard(field);
+    })
     .AddGraphTypes(typeof(QuantixkvmSchema).Assembly));
 builder.Services.AddGraphQLTransport(transport => transport.UserContextFactory = RequestContext.For);
 builder.Services.AddQuantixkvmHealth();

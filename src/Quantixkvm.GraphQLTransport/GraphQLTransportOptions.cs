@@ -33,6 +33,12 @@ public sealed class GraphQLTransportOptions
     public int MaxQueuedMessagesPerSocket { get; set; } = 4096;
 
     /// <summary>
+    /// Most operations (subscriptions, mostly) running at once on one socket. A client that subscribes past it
+    /// has its socket closed with 4400, so one client cannot pile up unbounded work on the server.
+    /// </summary>
+    public int MaxOperationsPerSocket { get; set; } = 100;
+
+    /// <summary>
     /// Builds the GraphQL user context of one operation (one HTTP request, or one WebSocket <c>subscribe</c>,
     /// where the context is the upgrade request). When not set, every operation gets a new empty dictionary.
     /// </summary>

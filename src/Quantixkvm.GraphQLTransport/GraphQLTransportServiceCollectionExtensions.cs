@@ -51,6 +51,11 @@ internal sealed class GraphQLTransportOptionsValidator : IValidateOptions<GraphQ
             failures.Add($"{nameof(GraphQLTransportOptions.ConnectionInitTimeout)} must be positive.");
         }
 
+        if (options.MaxOperationsPerSocket <= 0)
+        {
+            failures.Add($"{nameof(GraphQLTransportOptions.MaxOperationsPerSocket)} must be positive.");
+        }
+
         if (options.MaxQueuedMessagesPerSocket <= 0)
         {
             failures.Add($"{nameof(GraphQLTransportOptions.MaxQueuedMessagesPerSocket)} must be positive.");

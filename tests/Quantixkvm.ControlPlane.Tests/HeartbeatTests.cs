@@ -60,7 +60,7 @@ public sealed class HeartbeatTests(HeartbeatTests.ShortHeartbeatTimeout fixture)
         after.Count.ShouldBe(before.Count, "heartbeats append nothing");
         after.ShouldNotContain(e => e.Type.Contains("heartbeat", StringComparison.OrdinalIgnoreCase));
         (await fixture.App.Events.StreamAsync(agent.HostId)).Select(e => e.Type).ShouldBe(["host.registered.v1"]);
-        (await fixture.App.Events.ScalarAsync($"select count(*) from {{schema}}.mt_doc_hostheartbeat where id = '{agent.HostId}'"))
+        (await fixture.App.Events.ScalarAsync($"select count(*) from {{schema}}.mt_doc_hostliveness where id = '{agent.HostId}'"))
             .ShouldBe(1, "one telemetry document per host, overwritten in place");
     }
 }

@@ -53,7 +53,7 @@ public class DeletingAVm
         state.Lifecycle.ShouldBe(VmLifecycle.Deleted);
         state.CurrentOperation.ShouldBeNull();
         state.Describe().ShouldBe("DELETED");
-        state.Operations[Fixed.OperationId("delete-1")].ShouldBe((OperationKind.Delete, OperationStatus.Succeeded));
+        state.Operations[Fixed.OperationId("delete-1")].ShouldBe((OperationKind.Delete, false, OperationStatus.Succeeded));
     }
 
     [Fact]

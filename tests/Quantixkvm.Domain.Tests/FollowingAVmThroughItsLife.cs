@@ -121,17 +121,17 @@ public class FollowingAVmThroughItsLife
         _state.Lifecycle.ShouldBe(VmLifecycle.Deleted);
 
         _state.Operations.ShouldBe(
-            new Dictionary<Guid, (OperationKind, OperationStatus)>
+            new Dictionary<Guid, (OperationKind, bool, OperationStatus)>
             {
-                [Fixed.OperationId(Fixed.CreateCommandId)] = (OperationKind.Create, OperationStatus.Succeeded),
-                [Fixed.OperationId("start-1")] = (OperationKind.Start, OperationStatus.Succeeded),
-                [Fixed.OperationId("pause-1")] = (OperationKind.Pause, OperationStatus.Succeeded),
-                [Fixed.OperationId("resume-1")] = (OperationKind.Resume, OperationStatus.Failed),
-                [Fixed.OperationId("resume-2")] = (OperationKind.Resume, OperationStatus.Succeeded),
-                [Fixed.OperationId("reboot-1")] = (OperationKind.Reboot, OperationStatus.Succeeded),
-                [Fixed.OperationId("stop-1")] = (OperationKind.Stop, OperationStatus.TimedOut),
-                [Fixed.OperationId("force-1")] = (OperationKind.Stop, OperationStatus.Succeeded),
-                [Fixed.OperationId("delete-1")] = (OperationKind.Delete, OperationStatus.Succeeded),
+                [Fixed.OperationId(Fixed.CreateCommandId)] = (OperationKind.Create, false, OperationStatus.Succeeded),
+                [Fixed.OperationId("start-1")] = (OperationKind.Start, false, OperationStatus.Succeeded),
+                [Fixed.OperationId("pause-1")] = (OperationKind.Pause, false, OperationStatus.Succeeded),
+                [Fixed.OperationId("resume-1")] = (OperationKind.Resume, false, OperationStatus.Failed),
+                [Fixed.OperationId("resume-2")] = (OperationKind.Resume, false, OperationStatus.Succeeded),
+                [Fixed.OperationId("reboot-1")] = (OperationKind.Reboot, false, OperationStatus.Succeeded),
+                [Fixed.OperationId("stop-1")] = (OperationKind.Stop, false, OperationStatus.TimedOut),
+                [Fixed.OperationId("force-1")] = (OperationKind.Stop, true, OperationStatus.Succeeded),
+                [Fixed.OperationId("delete-1")] = (OperationKind.Delete, false, OperationStatus.Succeeded),
             },
             ignoreOrder: true);
     }

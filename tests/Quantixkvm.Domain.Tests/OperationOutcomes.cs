@@ -26,7 +26,7 @@ public class OperationOutcomes
         var state = VmSpec.Given(StartRequested()).When(Cmd.MarkStarted("start-1")).ThenState();
 
         state.CurrentOperation!.Status.ShouldBe(OperationStatus.Running);
-        state.Operations[StartOperation].ShouldBe((OperationKind.Start, OperationStatus.Running));
+        state.Operations[StartOperation].ShouldBe((OperationKind.Start, false, OperationStatus.Running));
         state.Describe().ShouldBe("STARTING");
     }
 

@@ -160,6 +160,9 @@ public sealed class VmLifecycleTests(Platform platform)
             .ShouldBe("NOT_FOUND", "a host's id is no VM's id");
         (await platform.Api.ErrorAsync("{ vms { id noSuchField } }")).Code.ShouldBe("FIELDS_ON_CORRECT_TYPE");
         (await platform.Api.ErrorAsync("{ vms { id ")).Code.ShouldBe("SYNTAX_ERROR");
+        var deep = "{ " + string.Concat(Enumerable.Repeat("vms { host { ", 8)) + "id" + new string('}', 16).Replace("}", " }") + " }";
+        (await platform.Api.ErrorAsync(deep)).Code.ShouldBe("COMPLEXITY", "nesting is bounded");
+        (await platform.Api.DataAsync(IntrospectionQuery))["__schema"]!["types"]!.AsArray().Count.ShouldBeGreaterThan(10, "introspection is not bounded by it");
 
         (await platform.Api.DataAsync("{ vms { id version } }"))["vms"]!.ToJsonString().ShouldBe(before, "nothing was appended");
     }
@@ -174,6 +177,12 @@ public sealed class VmLifecycleTests(Platform platform)
         error["extensions"]!["command"]!.GetValue<string>().ShouldBe("stop");
         error["message"]!.GetValue<string>().ShouldContain("allowed only when RUNNING");
     }
+
+    /// <summary>The shape of the introspection query explorers send: deep type references.</summary>
+    private const string IntrospectionQuery =
+        "{ __schema { queryType { name } types { kind name fields(includeDeprecated: true) { name args { name type { ...TypeRef } } type { ...TypeRef } } "
+        + "inputFields { name type { ...TypeRef } } enumValues(includeDeprecated: true) { name } } } } "
+        + "fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
 
     private async Task<JsonNode> CreateAsync(string name, bool start)
     {

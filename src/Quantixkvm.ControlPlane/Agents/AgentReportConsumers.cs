@@ -24,12 +24,13 @@ public sealed class OperationOutcomeConsumer(VmCommands vms, ILogger<OperationOu
     {
         var m = context.Message;
         using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = m.CorrelationId });
-        var observed = Enum.Parse<PowerState>(m.ObservedPowerState.ToString());
+        var observed = m.ObservedPowerState.ToDomain();
         await Report(
             m.VmId, m.OperationId,
             (ctx, _) => m.Succeeded
-                ? new CompleteOperation(ctx, m.OperationId, observed)
-                : new FailOperation(ctx, m.OperationId, m.ErrorCode ?? "HYPERVISOR_ERROR", m.ErrorMessage ?? "the host gave no message", observed),
+                ? new CompleteOperation(ctx, m.OperationId, observed, m.FinishedAt)
+                : new FailOperation(
+                    ctx, m.OperationId, m.ErrorCode ?? "HYPERVISOR_ERROR", m.ErrorMessage ?? "the host gave no message", observed, m.FinishedAt),
             context, m.HostId, m.CorrelationId);
         logger.LogInformation("Operation {OperationId} on VM {VmId} reported {Outcome} by host {HostId}{Error}",
             m.OperationId, m.VmId, m.Succeeded ? "succeeded" : "failed", m.HostId, m.Succeeded ? "" : $": {m.ErrorMessage}");
@@ -41,7 +42,7 @@ public sealed class OperationOutcomeConsumer(VmCommands vms, ILogger<OperationOu
     {
         try
         {
-            // The report's own message id is the idempotency key: a redelivered report decides nothing new.
+            // A redelivered report decides nothing new: the operation's state already holds its outcome.
             var commandId = $"report:{context.MessageId ?? NewId.NextGuid()}";
             await vms.HandleAsync(vmId, build, new CommandMetadata(commandId, $"agent:{hostId}", correlationId.ToString(), operationId.ToString()),
                 expectedVersion: null, context.CancellationToken);
@@ -76,28 +77,20 @@ public sealed class HostReportConsumer(
     public async Task Consume(ConsumeContext<HostInventory> context)
     {
         var m = context.Message;
-        var reported = m.Domains.Where(d => d.VmId is not null).ToDictionary(d => d.VmId!.Value);
+        var reported = m.Domains.Where(d => d.VmId is not null).ToDictionary(d => d.VmId!.Value, d => d.PowerState.ToDomain());
         var placed = await session.Query<VmView>().Where(v => v.HostId == m.HostId && v.DeletedAt == null).ToListAsync(context.CancellationToken);
-        foreach (var vm in placed)
+        foreach (var (vmId, observed, source) in InventoryDrift.Find(placed.Select(v => (v.Id, v.PowerState)), reported))
         {
-            var observed = reported.TryGetValue(vm.Id, out var domain)
-                ? Enum.Parse<PowerState>(domain.PowerState.ToString())
-                : PowerState.Unknown;
-            if (observed == vm.PowerState)
-            {
-                continue;
-            }
-
             try
             {
                 await vms.HandleAsync(
-                    vm.Id, (ctx, _) => new ObservePowerState(ctx, observed, domain is null ? "inventory: domain missing on host" : "inventory"),
-                    new CommandMetadata($"inventory:{context.MessageId}:{vm.Id}", $"agent:{m.HostId}", (context.CorrelationId ?? m.HostId).ToString()),
+                    vmId, (ctx, _) => new ObservePowerState(ctx, observed, source, m.TakenAt),
+                    new CommandMetadata($"inventory:{context.MessageId}:{vmId}", $"agent:{m.HostId}", (context.CorrelationId ?? m.HostId).ToString()),
                     expectedVersion: null, context.CancellationToken);
             }
             catch (CommandRejectedException ex)
             {
-                logger.LogInformation("Inventory of host {HostId} for VM {VmId} ignored: {Reason}", m.HostId, vm.Id, ex.Message);
+                logger.LogInformation("Inventory of host {HostId} for VM {VmId} ignored: {Reason}", m.HostId, vmId, ex.Message);
             }
         }
 
@@ -113,13 +106,13 @@ public sealed class HostReportConsumer(
 /// Heartbeats overwrite one telemetry document per host: liveness, not history. Stamped with the
 /// control plane's clock, so a host with a skewed clock is not judged dead or alive by it.
 /// </summary>
-public sealed class HeartbeatConsumer(IDocumentStore store, TimeProvider clock) : IConsumer<Contracts.HostHeartbeat>
+public sealed class HeartbeatConsumer(IDocumentStore store, TimeProvider clock) : IConsumer<HostHeartbeat>
 {
-    public async Task Consume(ConsumeContext<Contracts.HostHeartbeat> context)
+    public async Task Consume(ConsumeContext<HostHeartbeat> context)
     {
         var m = context.Message;
         await using var session = store.LightweightSession();
-        session.Store(new ReadModels.HostHeartbeat { Id = m.HostId, LastHeartbeatAt = clock.GetUtcNow(), DomainCount = m.DomainCount });
+        session.Store(new HostLiveness { Id = m.HostId, LastHeartbeatAt = clock.GetUtcNow(), DomainCount = m.DomainCount });
         await session.SaveChangesAsync(context.CancellationToken);
     }
 }

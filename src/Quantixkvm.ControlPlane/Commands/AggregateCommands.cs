@@ -33,20 +33,28 @@ public sealed class AggregateCommands(IDocumentStore store, TimeProvider clock, 
 
             var stream = await session.Events.FetchStreamAsync(streamId, token: cancellationToken);
             var version = stream.Count == 0 ? 0 : stream[^1].Version;
+
+            // A stream of another aggregate (an id of the wrong kind) folds to the initial state: "does not exist".
+            var state = stream.Select(e => e.Data).OfType<TEvent>().Aggregate(initial, evolve);
+            var context = new CommandContext(metadata.CommandId, metadata.Actor, clock.GetUtcNow());
+            var decision = decide(state, context);
+
+            // A repeat returns its first result even with the version the client read before it (a lost response,
+            // retried as sent); anything else needs the stream to be where the client saw it.
+            if (decision is Decision<TEvent>.Accepted { Events.Count: 0 } repeat)
+            {
+                return new CommandResult(streamId, repeat.OperationId, version, Appended: false);
+            }
+
             if (expectedVersion is { } expected && expected != version)
             {
                 throw new ConcurrencyConflictException(streamId, expected, version);
             }
 
-            // A stream of another aggregate (an id of the wrong kind) folds to the initial state: "does not exist".
-            var state = stream.Select(e => e.Data).OfType<TEvent>().Aggregate(initial, evolve);
-            var context = new CommandContext(metadata.CommandId, metadata.Actor, clock.GetUtcNow());
-            switch (decide(state, context))
+            switch (decision)
             {
                 case Decision<TEvent>.Rejected rejected:
                     throw new CommandRejectedException(rejected.Rejection);
-                case Decision<TEvent>.Accepted { Events.Count: 0 } repeat:
-                    return new CommandResult(streamId, repeat.OperationId, version, Appended: false);
                 case Decision<TEvent>.Accepted accepted:
                     var events = accepted.Events.Cast<object>().ToArray();
                     if (version == 0)

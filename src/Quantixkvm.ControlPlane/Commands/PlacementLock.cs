@@ -48,6 +48,10 @@ public sealed class PlacementLock : IAsyncDisposable
             await using var command = new NpgsqlCommand("select pg_advisory_unlock($1)", _connection) { Parameters = { new() { Value = _key } } };
             await command.ExecuteNonQueryAsync();
         }
+        catch (NpgsqlException)
+        {
+            // The VM is already appended; closing the connection below releases a session lock anyway.
+        }
         finally
         {
             await _connection.DisposeAsync();

@@ -4,6 +4,7 @@ using JasperFx.Events.Projections;
 using Marten;
 using Marten.Subscriptions;
 using MassTransit;
+using Quantixkvm.ControlPlane.Agents;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Contracts;
 using Quantixkvm.Domain.Vms;
@@ -39,6 +40,7 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
             var vm = await operations.LoadAsync<VmView>(requested.VmId, cancellationToken);
             if (vm is null)
             {
+                logger.LogError("Operation {OperationId} names VM {VmId}, which has no read model; not dispatched", requested.OperationId, requested.VmId);
                 continue;
             }
 
@@ -46,9 +48,9 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
             using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = correlationId });
             var message = new RunDomainOperation(
                 requested.OperationId, requested.CommandId, correlationId, requested.HostId,
-                Enum.Parse<DomainOperationKind>(requested.Kind.ToString()), requested.Force,
+                requested.Kind.ToWire(), requested.Force,
                 new DomainSpecification(vm.Id, vm.Name, vm.Vcpus, vm.MemoryMiB),
-                Enum.Parse<DomainPowerState>(requested.DesiredPowerState.ToString()), requested.Deadline);
+                requested.DesiredPowerState.ToWire(), requested.Deadline);
             await SendAsync(message, cancellationToken);
             logger.LogInformation("Dispatched {Kind} operation {OperationId} for VM {VmId} to host {HostId}",
                 requested.Kind, requested.OperationId, requested.VmId, requested.HostId);
@@ -78,7 +80,9 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(attempt, 10))));
-                logger.LogWarning(ex, "Sending operation {OperationId} to host {HostId} failed (attempt {Attempt}); retrying in {Delay}",
+                // Dispatch waits here, in order, until the broker is back; past a few tries that is an operator's problem.
+                logger.Log(attempt < 5 ? LogLevel.Warning : LogLevel.Error, ex,
+                    "Sending operation {OperationId} to host {HostId} failed (attempt {Attempt}); dispatch is held, retrying in {Delay}",
                     message.OperationId, message.HostId, attempt, delay);
                 await Task.Delay(delay, cancellationToken);
             }

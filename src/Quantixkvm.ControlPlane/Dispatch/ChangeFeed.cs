@@ -11,7 +11,8 @@ namespace Quantixkvm.ControlPlane.Dispatch;
 /// <summary>
 /// Turns the event log into subscription messages. Each event yields the VM (and operation) exactly
 /// as it was right after that event — folded with the same pure functions as the read models — so
-/// a subscriber sees every step in order, never a later state twice.
+/// a subscriber sees every step in order, never a later state twice (unless it falls a whole
+/// <see cref="Broadcast{T}"/> queue behind, when it loses the oldest steps rather than the server its memory).
 /// </summary>
 public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
 {

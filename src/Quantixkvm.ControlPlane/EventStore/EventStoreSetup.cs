@@ -49,7 +49,6 @@ public static class EventStoreSetup
         store.Events.MetadataConfig.CorrelationIdEnabled = true;
         store.Events.MetadataConfig.CausationIdEnabled = true;
         store.Events.MetadataConfig.UserNameEnabled = true;
-        store.Events.MetadataConfig.HeadersEnabled = true;
         // Wake the async daemon on append instead of waiting for its next poll.
         store.Events.UseListenNotifyForEventAppends = true;
 
@@ -72,6 +71,6 @@ public static class EventStoreSetup
         store.Projections.Add(new HostViewProjection(), ProjectionLifecycle.Inline);
         store.Schema.For<OperationView>().Index(x => x.VmId).Index(x => x.Status);
         store.Schema.For<VmView>().Index(x => x.HostId);
-        store.Schema.For<HostHeartbeat>();
+        store.Schema.For<HostLiveness>();
     }
 }

@@ -20,14 +20,14 @@ public sealed class HostDirectory(IQuerySession session, TimeProvider clock, IOp
     public async Task<IReadOnlyList<HostSnapshot>> AllAsync(CancellationToken cancellationToken)
     {
         var hosts = await session.Query<HostView>().OrderBy(h => h.Name).ToListAsync(cancellationToken);
-        var beats = (await session.Query<HostHeartbeat>().ToListAsync(cancellationToken)).ToDictionary(b => b.Id);
+        var beats = (await session.Query<HostLiveness>().ToListAsync(cancellationToken)).ToDictionary(b => b.Id);
         return hosts.Select(h => Snapshot(h, beats.GetValueOrDefault(h.Id))).ToList();
     }
 
     public async Task<HostSnapshot?> FindAsync(Guid hostId, CancellationToken cancellationToken)
     {
         var host = await session.LoadAsync<HostView>(hostId, cancellationToken);
-        return host is null ? null : Snapshot(host, await session.LoadAsync<HostHeartbeat>(hostId, cancellationToken));
+        return host is null ? null : Snapshot(host, await session.LoadAsync<HostLiveness>(hostId, cancellationToken));
     }
 
     /// <summary>Every host as placement sees it, with what its live VMs already take.</summary>
@@ -45,7 +45,7 @@ public sealed class HostDirectory(IQuerySession session, TimeProvider clock, IOp
         }).ToList();
     }
 
-    private HostSnapshot Snapshot(HostView host, HostHeartbeat? beat)
+    private HostSnapshot Snapshot(HostView host, HostLiveness? beat)
     {
         var timeout = TimeSpan.FromSeconds(options.Value.HeartbeatTimeoutSeconds);
         var online = beat is not null && clock.GetUtcNow() - beat.LastHeartbeatAt <= timeout;

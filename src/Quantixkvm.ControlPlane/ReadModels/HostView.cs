@@ -4,7 +4,7 @@ using Quantixkvm.Domain.Hosts;
 
 namespace Quantixkvm.ControlPlane.ReadModels;
 
-/// <summary>A registered host: the facts its agent reported. Liveness comes from <see cref="HostHeartbeat"/>.</summary>
+/// <summary>A registered host: the facts its agent reported. Liveness comes from <see cref="HostLiveness"/>.</summary>
 public sealed record HostView
 {
     public Guid Id { get; init; }
@@ -40,7 +40,7 @@ public sealed class HostViewProjection : SingleStreamProjection<HostView, Guid>
 /// The last heartbeat of a host's agent. Telemetry, not history: a document overwritten in place,
 /// never an event (see docs/adr).
 /// </summary>
-public sealed record HostHeartbeat
+public sealed record HostLiveness
 {
     public Guid Id { get; init; }
     public DateTimeOffset LastHeartbeatAt { get; init; }

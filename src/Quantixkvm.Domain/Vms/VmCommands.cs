@@ -50,15 +50,24 @@ public sealed record DeleteVm(CommandContext Context, OperationTimeouts Timeouts
 /// <summary>The host's agent has begun the operation.</summary>
 public sealed record MarkOperationStarted(CommandContext Context, Guid OperationId) : VmCommand(Context);
 
-/// <summary>The host's agent finished the operation; <c>Observed</c> is the state it read afterwards.</summary>
-public sealed record CompleteOperation(CommandContext Context, Guid OperationId, PowerState Observed) : VmCommand(Context);
+/// <summary>
+/// The host's agent finished the operation; <c>Observed</c> is the state it read afterwards, at <c>ReportedAt</c>
+/// by the host's clock (orders it against other reports from that host).
+/// </summary>
+public sealed record CompleteOperation(CommandContext Context, Guid OperationId, PowerState Observed, DateTimeOffset? ReportedAt = null)
+    : VmCommand(Context);
 
 /// <summary>The hypervisor refused or failed the operation; the message is the hypervisor's own.</summary>
 public sealed record FailOperation(
-    CommandContext Context, Guid OperationId, string ErrorCode, string ErrorMessage, PowerState Observed) : VmCommand(Context);
+    CommandContext Context, Guid OperationId, string ErrorCode, string ErrorMessage, PowerState Observed, DateTimeOffset? ReportedAt = null)
+    : VmCommand(Context);
 
 /// <summary>Issued by the deadline watcher once <c>Context.Now</c> has passed the operation's deadline.</summary>
 public sealed record TimeOutOperation(CommandContext Context, Guid OperationId) : VmCommand(Context);
 
-/// <summary>A state read from the host outside any operation (inventory, late report): drift if it differs.</summary>
-public sealed record ObservePowerState(CommandContext Context, PowerState Observed, string Source) : VmCommand(Context);
+/// <summary>
+/// A state read from the host outside any operation (inventory): drift if it differs. A reading older
+/// (by the host's clock) than the last report already applied is stale and changes nothing.
+/// </summary>
+public sealed record ObservePowerState(CommandContext Context, PowerState Observed, string Source, DateTimeOffset? ReportedAt = null)
+    : VmCommand(Context);

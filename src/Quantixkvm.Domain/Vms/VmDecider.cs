@@ -40,7 +40,7 @@ public static class VmDecider
         {
             DesiredPowerState = e.DesiredPowerState,
             CurrentOperation = new VmOperation(e.OperationId, e.CommandId, e.Kind, e.Force, OperationStatus.Pending, e.Deadline),
-            Operations = state.Operations.SetItem(e.OperationId, (e.Kind, OperationStatus.Pending)),
+            Operations = state.Operations.SetItem(e.OperationId, (e.Kind, e.Force, OperationStatus.Pending)),
         },
         VmOperationStarted e => WithStatus(state, e.OperationId, OperationStatus.Running) with
         {
@@ -48,10 +48,16 @@ public static class VmDecider
                 ? op with { Status = OperationStatus.Running }
                 : state.CurrentOperation,
         },
-        VmOperationSucceeded e => Finish(state, e.OperationId, OperationStatus.Succeeded) with { ObservedPowerState = e.ObservedPowerState },
-        VmOperationFailed e => Finish(state, e.OperationId, OperationStatus.Failed) with { ObservedPowerState = e.ObservedPowerState },
+        VmOperationSucceeded e => Finish(state, e.OperationId, OperationStatus.Succeeded).Reported(e.HostReportedAt) with
+        {
+            ObservedPowerState = e.ObservedPowerState,
+        },
+        VmOperationFailed e => Finish(state, e.OperationId, OperationStatus.Failed).Reported(e.HostReportedAt) with
+        {
+            ObservedPowerState = e.ObservedPowerState,
+        },
         VmOperationTimedOut e => Finish(state, e.OperationId, OperationStatus.TimedOut),
-        VmPowerStateObserved e => state with { ObservedPowerState = e.ObservedPowerState },
+        VmPowerStateObserved e => state.Reported(e.HostReportedAt) with { ObservedPowerState = e.ObservedPowerState },
         VmDeleted => state with { Lifecycle = VmLifecycle.Deleted, CurrentOperation = null },
         _ => state,
     };
@@ -60,7 +66,7 @@ public static class VmDecider
 
     private static VmState WithStatus(VmState state, Guid operationId, OperationStatus status) =>
         state.Operations.TryGetValue(operationId, out var known)
-            ? state with { Operations = state.Operations.SetItem(operationId, (known.Kind, status)) }
+            ? state with { Operations = state.Operations.SetItem(operationId, (known.Kind, known.Force, status)) }
             : state;
 
     private static VmState Finish(VmState state, Guid operationId, OperationStatus status) =>
@@ -74,9 +80,19 @@ public static class VmDecider
         var operationId = OperationIdFor(command.VmId, command.Context.CommandId);
         if (state.Lifecycle != VmLifecycle.None)
         {
-            return state.Operations.ContainsKey(operationId)
+            if (!state.Operations.ContainsKey(operationId))
+            {
+                return VmDecision.Reject(RejectionCode.Conflict, $"VM {command.VmId} already exists", state.Describe(), "create");
+            }
+
+            // A repeat must be the same command: a reused key with another spec is a client bug, not a retry.
+            return (command.Name, command.Vcpus, command.MemoryMiB) == (state.Name, state.Vcpus, state.MemoryMiB)
                 ? VmDecision.Accept(operationId)
-                : VmDecision.Reject(RejectionCode.Conflict, $"VM {command.VmId} already exists", state.Describe(), "create");
+                : VmDecision.Reject(
+                    RejectionCode.Validation,
+                    $"command id '{command.Context.CommandId}' already created VM '{state.Name}' ({state.Vcpus} vCPUs, {state.MemoryMiB} MiB); "
+                    + "a different spec needs a new command id",
+                    state.Describe(), "create");
         }
 
         var problems = VmLimits.Check(command.Name, command.Vcpus, command.MemoryMiB);
@@ -113,11 +129,11 @@ public static class VmDecider
         var operationId = OperationIdFor(state.VmId, command.Context.CommandId);
         if (state.Operations.TryGetValue(operationId, out var earlier))
         {
-            return earlier.Kind == command.Kind
+            return earlier.Kind == command.Kind && earlier.Force == force
                 ? VmDecision.Accept(operationId)
                 : VmDecision.Reject(
                     RejectionCode.Validation,
-                    $"command id '{command.Context.CommandId}' was already used for a {earlier.Kind.ToString().ToLowerInvariant()} operation on this VM",
+                    $"command id '{command.Context.CommandId}' was already used for a {VmPreconditions.CommandName(earlier.Kind, earlier.Force)} operation on this VM",
                     state.Describe(), name);
         }
 
@@ -184,11 +200,11 @@ public static class VmDecider
 
         if (state.CurrentOperation?.OperationId != command.OperationId)
         {
-            return LateReport(command.OperationId, command.Observed, command.Context.Now, state);
+            return LateReport(command.OperationId, command.Observed, command.ReportedAt, command.Context.Now, state);
         }
 
         var now = command.Context.Now;
-        var succeeded = new VmOperationSucceeded(state.VmId, command.OperationId, command.Observed, now);
+        var succeeded = new VmOperationSucceeded(state.VmId, command.OperationId, command.Observed, now, command.ReportedAt);
         return state.CurrentOperation.Kind == OperationKind.Delete
             ? VmDecision.Accept(command.OperationId, succeeded, new VmDeleted(state.VmId, now))
             : VmDecision.Accept(command.OperationId, succeeded);
@@ -203,12 +219,13 @@ public static class VmDecider
 
         if (state.CurrentOperation?.OperationId != command.OperationId)
         {
-            return LateReport(command.OperationId, command.Observed, command.Context.Now, state);
+            return LateReport(command.OperationId, command.Observed, command.ReportedAt, command.Context.Now, state);
         }
 
         return VmDecision.Accept(
             command.OperationId,
-            new VmOperationFailed(state.VmId, command.OperationId, command.ErrorCode, command.ErrorMessage, command.Observed, command.Context.Now));
+            new VmOperationFailed(
+                state.VmId, command.OperationId, command.ErrorCode, command.ErrorMessage, command.Observed, command.Context.Now, command.ReportedAt));
     }
 
     private static VmDecision DecideTimeout(TimeOutOperation command, VmState state)
@@ -238,23 +255,26 @@ public static class VmDecider
             return VmDecision.Reject(RejectionCode.NotFound, "the VM does not exist", state.Describe(), "observe");
         }
 
-        // While an operation is under way its own outcome will say what the host did.
-        if (state.CurrentOperation is not null || command.Observed == state.ObservedPowerState)
+        // While an operation is under way its own outcome will say what the host did; a reading older than
+        // the last report applied (inventories and outcomes travel on different queues) says nothing new.
+        if (state.CurrentOperation is not null || command.Observed == state.ObservedPowerState || state.IsStale(command.ReportedAt))
         {
             return VmDecision.Accept(null);
         }
 
-        return VmDecision.Accept(null, new VmPowerStateObserved(state.VmId, command.Observed, command.Source, command.Context.Now));
+        return VmDecision.Accept(
+            null, new VmPowerStateObserved(state.VmId, command.Observed, command.Source, command.Context.Now, command.ReportedAt));
     }
 
     /// <summary>
     /// A report for an operation that has already ended. After a timeout it is news: keep what it says
     /// of the host. After a success or failure it is a duplicate delivery, and says nothing new.
     /// </summary>
-    private static VmDecision LateReport(Guid operationId, PowerState observed, DateTimeOffset now, VmState state) =>
+    private static VmDecision LateReport(Guid operationId, PowerState observed, DateTimeOffset? reportedAt, DateTimeOffset now, VmState state) =>
         state.Operations[operationId].Status == OperationStatus.TimedOut
         && state.Lifecycle == VmLifecycle.Active && state.CurrentOperation is null && observed != state.ObservedPowerState
-            ? VmDecision.Accept(operationId, new VmPowerStateObserved(state.VmId, observed, "late-report", now))
+        && !state.IsStale(reportedAt)
+            ? VmDecision.Accept(operationId, new VmPowerStateObserved(state.VmId, observed, "late-report", now, reportedAt))
             : VmDecision.Accept(operationId);
 
     private static VmDecision UnknownOperation(Guid operationId, VmState state) =>

@@ -28,11 +28,18 @@ public sealed record VmState(
     PowerState DesiredPowerState,
     PowerState ObservedPowerState,
     VmOperation? CurrentOperation,
-    ImmutableDictionary<Guid, (OperationKind Kind, OperationStatus Status)> Operations)
+    ImmutableDictionary<Guid, (OperationKind Kind, bool Force, OperationStatus Status)> Operations,
+    DateTimeOffset? LastHostReportAt = null)
 {
     public static VmState Initial { get; } = new(
         Guid.Empty, VmLifecycle.None, "", 0, 0, Guid.Empty, PowerState.Stopped, PowerState.Unknown, null,
-        ImmutableDictionary<Guid, (OperationKind, OperationStatus)>.Empty);
+        ImmutableDictionary<Guid, (OperationKind, bool, OperationStatus)>.Empty);
+
+    /// <summary>Whether a host reading taken at <paramref name="reportedAt"/> is older than one already applied.</summary>
+    public bool IsStale(DateTimeOffset? reportedAt) => reportedAt is { } at && LastHostReportAt is { } last && at <= last;
+
+    internal VmState Reported(DateTimeOffset? reportedAt) =>
+        reportedAt is { } at && (LastHostReportAt is null || at > LastHostReportAt) ? this with { LastHostReportAt = at } : this;
 
     /// <summary>A name for the state in messages: the observed state, or the transition under way.</summary>
     public string Describe() => Lifecycle switch

@@ -275,6 +275,13 @@ internal sealed partial class GraphQLWsConnection
             return;
         }
 
+        // Operations that sent their terminal message count no more, even if not yet forgotten.
+        if (_operations.Values.Count(o => !o.Finished) >= _options.MaxOperationsPerSocket && !_operations.ContainsKey(id))
+        {
+            RequestClose(CloseCodes.BadRequest, $"Too many operations: at most {_options.MaxOperationsPerSocket} may run at once on one socket");
+            return;
+        }
+
         var operation = new Operation(id);
         if (!_operations.TryAdd(id, operation))
         {
