@@ -100,3 +100,26 @@ public class ReusedCommandIds
             .ThenRejected(RejectionCode.Validation, containing: "already used for a stop operation");
     }
 }
+
+/// <summary>An inventory against the records: only differences, and a VM the host does not list is UNKNOWN there.</summary>
+public class ComparingAnInventory
+{
+    private static readonly Guid Same = Guid.NewGuid();
+    private static readonly Guid Changed = Guid.NewGuid();
+    private static readonly Guid Missing = Guid.NewGuid();
+    private static readonly Guid AlreadyUnknown = Guid.NewGuid();
+
+    [Fact]
+    public void only_the_vms_the_host_sees_otherwise_are_drift()
+    {
+        var drift = InventoryDrift.Find(
+            [(Same, PowerState.Running), (Changed, PowerState.Running), (Missing, PowerState.Stopped), (AlreadyUnknown, PowerState.Unknown)],
+            new Dictionary<Guid, PowerState> { [Same] = PowerState.Running, [Changed] = PowerState.Paused, [Guid.NewGuid()] = PowerState.Running });
+
+        drift.ShouldBe(
+        [
+            (Changed, PowerState.Paused, InventoryDrift.Source),
+            (Missing, PowerState.Unknown, InventoryDrift.MissingSource),
+        ]);
+    }
+}

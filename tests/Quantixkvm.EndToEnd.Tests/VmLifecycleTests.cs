@@ -116,6 +116,21 @@ public sealed class VmLifecycleTests(Platform platform)
     }
 
     [Fact]
+    public async Task a_retry_sent_exactly_as_before_with_its_expected_version_gets_the_first_answer()
+    {
+        var vmId = await CreatedVmAsync("lost-response", start: false);
+        var version = await VersionAsync(vmId);
+        const string query = "mutation($id: ID!, $v: Int) { startVm(id: $id, expectedVersion: $v, commandId: \"retry-me\") { operation { id } } }";
+
+        var first = (await platform.Api.DataAsync(query, new { id = vmId, v = version }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
+        await platform.OperationEndedAsync(first);
+        // The response was lost; the client retries the same mutation, whose expectedVersion is now behind.
+        var retry = (await platform.Api.DataAsync(query, new { id = vmId, v = version }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
+
+        retry.ShouldBe(first);
+    }
+
+    [Fact]
     public async Task an_operation_that_fails_in_libvirt_ends_failed_with_libvirts_own_message()
     {
         var vmId = await CreatedVmAsync("fails-in-libvirt", start: true);
