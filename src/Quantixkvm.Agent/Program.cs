@@ -30,6 +30,8 @@ builder.Services.AddMassTransit(bus =>
         {
             // Only the control plane sends here, by name; no fan-out bindings.
             e.ConfigureConsumeTopology = false;
+            // A failed publish of an outcome is retried, never dropped to the error queue: the cache makes a retry act once.
+            e.UseMessageRetry(r => r.Intervals(200, 1000, 5000, 15000));
             e.PrefetchCount = 16;
             e.ConcurrentMessageLimit = 8;
             e.ConfigureConsumer<RunDomainOperationConsumer>(context);

@@ -9,7 +9,9 @@ namespace Quantixkvm.Agent.Consumers;
 /// <summary>
 /// Runs one operation from the host's queue and reports it. MassTransit acknowledges the message
 /// only when this returns, i.e. after the outcome is published (with broker confirms); a crash
-/// before that means a redelivery, which the cache and the state check make harmless.
+/// before that means a redelivery. The cache makes a redelivery within this process act once; after
+/// an agent restart, reading the domain's state first makes start/stop/pause/resume/create/delete
+/// harmless to repeat, while a reboot would run again (its effect does not show in the state).
 /// </summary>
 public sealed class RunDomainOperationConsumer(
     DomainOperations operations, OutcomeCache outcomes, IOptions<AgentOptions> options, TimeProvider clock,

@@ -11,18 +11,19 @@ public sealed class HypervisorConnection : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
-    private LibvirtConnection _connection;
+    private LibvirtConnection? _connection;
 
+    /// <summary>Opens nothing yet: an agent started while libvirt is down runs, and connects when libvirt is back.</summary>
     public HypervisorConnection(string uri, ILogger<HypervisorConnection>? logger = null)
-        : this(LibvirtConnection.Open(uri), logger)
     {
+        Uri = uri;
+        _logger = logger ?? NullLogger<HypervisorConnection>.Instance;
     }
 
     public HypervisorConnection(LibvirtConnection connection, ILogger<HypervisorConnection>? logger = null)
+        : this(connection.Uri, logger)
     {
         _connection = connection;
-        _logger = logger ?? NullLogger<HypervisorConnection>.Instance;
-        Uri = connection.Uri;
     }
 
     public string Uri { get; }
@@ -37,13 +38,17 @@ public sealed class HypervisorConnection : IDisposable
         {
             lock (_gate)
             {
-                if (!_connection.IsAlive)
+                if (_connection is { IsAlive: true } live)
                 {
-                    var fresh = LibvirtConnection.Open(Uri);
-                    var dead = _connection;
-                    _connection = fresh;
+                    return live;
+                }
+
+                var reopening = _connection is not null;
+                // A dead connection is not disposed here: another thread may still be using it; its handle's finalizer closes it.
+                _connection = LibvirtConnection.Open(Uri);
+                if (reopening)
+                {
                     Generation++;
-                    dead.Dispose();
                     _logger.LogWarning("The connection to libvirt at {LibvirtUri} had died; reopened it", Uri);
                 }
 
@@ -52,5 +57,5 @@ public sealed class HypervisorConnection : IDisposable
         }
     }
 
-    public void Dispose() => _connection.Dispose();
+    public void Dispose() => _connection?.Dispose();
 }

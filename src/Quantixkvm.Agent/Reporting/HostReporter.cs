@@ -21,12 +21,6 @@ public sealed class HostReporter(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var agent = options.Value;
-        var node = hypervisor.Connection.GetNodeInfo();
-        await bus.Publish(new HostRegistration(
-            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, hypervisor.Uri, AgentVersion, clock.GetUtcNow()), stoppingToken);
-        logger.LogInformation("Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB on {LibvirtUri}; queue {Queue}",
-            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, hypervisor.Uri, AgentQueues.ForHost(agent.HostId));
-
         var heartbeat = TimeSpan.FromSeconds(agent.HeartbeatSeconds);
         var inventoryEvery = TimeSpan.FromSeconds(agent.InventorySeconds);
         var nextInventory = DateTimeOffset.MinValue;
@@ -69,6 +63,8 @@ public sealed class HostReporter(
                 if (domains is not null && (clock.GetUtcNow() >= nextInventory || hypervisor.Generation != reportedGeneration))
                 {
                     reportedGeneration = hypervisor.Generation;
+                    // The host's facts go with every inventory: a lost registration, or a host that changed, heals itself.
+                    await RegisterAsync(libvirt, agent, stoppingToken);
                     await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
                     nextInventory = clock.GetUtcNow() + inventoryEvery;
                 }
@@ -80,6 +76,16 @@ public sealed class HostReporter(
 
             await Task.Delay(heartbeat, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
+    }
+
+    private async Task RegisterAsync(LibvirtConnection libvirt, AgentOptions agent, CancellationToken cancellationToken)
+    {
+        var node = libvirt.GetNodeInfo();
+        await bus.Publish(new HostRegistration(
+            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, hypervisor.Uri, AgentVersion, clock.GetUtcNow()),
+            cancellationToken);
+        logger.LogInformation("Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB on {LibvirtUri}; queue {Queue}",
+            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, hypervisor.Uri, AgentQueues.ForHost(agent.HostId));
     }
 
     /// <summary>Every domain on the host; Quantixkvm's own are recognised by their name. A domain that vanishes while being read is left out.</summary>
