@@ -24,6 +24,7 @@ public sealed class VmCommands(
 {
     public async Task<CommandResult> CreateAsync(CreateVmRequest request, CommandMetadata metadata, CancellationToken cancellationToken)
     {
+        // The decider checks these too; checking first keeps bad input from taking the placement lock.
         var problems = VmLimits.Check(request.Name, request.Vcpus, request.MemoryMiB);
         if (problems.Count > 0)
         {
