@@ -52,6 +52,31 @@ public sealed class VmLifecycleTests(Platform platform)
     }
 
     [Fact]
+    public async Task the_vms_history_shows_who_did_what_under_the_callers_correlation_id_across_both_processes()
+    {
+        var correlationId = Guid.NewGuid().ToString();
+        using var http = new HttpClient { BaseAddress = platform.Endpoint };
+        http.DefaultRequestHeaders.Add("X-Correlation-Id", correlationId);
+        var created = (await new GraphQLClient(http).DataAsync(
+            "mutation { createVm(input: { name: \"audited\", vcpus: 1, memoryMiB: 64, start: true }) { operation { id } vm { id } } }"))["createVm"]!;
+        await platform.OperationEndedAsync(created["operation"]!["id"]!.GetValue<string>());
+
+        var history = (await platform.Api.DataAsync(
+            "query($id: ID!) { vm(id: $id) { history { version type actor correlationId causationId data } } }",
+            new { id = created["vm"]!["id"]!.GetValue<string>() }))["vm"]!["history"]!.AsArray();
+
+        history.Select(h => h!["type"]!.GetValue<string>()).ShouldBe(
+            ["vm.created.v1", "vm.operation-requested.v1", "vm.operation-started.v1", "vm.operation-succeeded.v1"]);
+        history.Select(h => h!["version"]!.GetValue<int>()).ShouldBe([1, 2, 3, 4]);
+        history.Select(h => h!["correlationId"]!.GetValue<string>()).ShouldAllBe(c => c == correlationId,
+            "the caller's correlation id went through RabbitMQ to the agent and came back with its reports");
+        history[0]!["actor"]!.GetValue<string>().ShouldBe("user:anonymous");
+        history[3]!["actor"]!.GetValue<string>().ShouldStartWith("agent:");
+        history[3]!["causationId"]!.GetValue<string>().ShouldBe(created["operation"]!["id"]!.GetValue<string>());
+        history[3]!["data"]!.GetValue<string>().ShouldContain("\"observedPowerState\":\"Running\"");
+    }
+
+    [Fact]
     public async Task stopping_then_deleting_a_vm_removes_it_from_libvirt_and_from_the_api()
     {
         var vmId = await CreatedVmAsync("stop-delete", start: true);

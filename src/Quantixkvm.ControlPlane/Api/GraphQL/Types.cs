@@ -53,6 +53,12 @@ public sealed class VmType : ObjectGraphType<VmView>
             { CurrentOperationSnapshot: { } snapshot } => snapshot,
             { CurrentOperationId: { } id } => await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<OperationView>(id, c.CancellationToken),
         });
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<HistoryEntryType>>>>("history")
+            .Description("The VM's own events, oldest first: the audit trail of who asked for what, and what the host reported.")
+            .ResolveAsync(async c => (await c.RequestServices!.GetRequiredService<IQuerySession>().Events
+                    .FetchStreamAsync(c.Source.Id, token: c.CancellationToken))
+                .Select(HistoryEntry.From)
+                .ToList());
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<OperationType>>>>("operations")
             .Description("Every operation on this VM, newest first.")
             .ResolveAsync(async c => await c.RequestServices!.GetRequiredService<IQuerySession>().Query<OperationView>()
@@ -152,4 +158,30 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         value.TryGetValue("hostId", out var host) ? host?.ToString() : null,
         value.TryGetValue("start", out var start) ? (bool?)start : null,
         value.TryGetValue("commandId", out var command) ? command?.ToString() : null);
+}
+
+/// <summary>One stored event with its metadata, as the audit trail shows it.</summary>
+public sealed record HistoryEntry(long Version, string Type, DateTimeOffset At, string? Actor, string? CorrelationId, string? CausationId, string Data)
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Compact = new(Schemas.SchemaArtifacts.Json) { WriteIndented = false };
+
+    public static HistoryEntry From(JasperFx.Events.IEvent e) => new(
+        e.Version, e.EventTypeName, e.Timestamp, e.UserName, e.CorrelationId, e.CausationId,
+        System.Text.Json.JsonSerializer.Serialize(e.Data, e.EventType, Compact));
+}
+
+public sealed class HistoryEntryType : ObjectGraphType<HistoryEntry>
+{
+    public HistoryEntryType()
+    {
+        Name = "HistoryEntry";
+        Description = "A stored event: its stable type name, when, who, under which correlation and causation, and its data.";
+        Field<NonNullGraphType<IntGraphType>>("version").Resolve(c => (int)c.Source.Version);
+        Field<NonNullGraphType<StringGraphType>>("type").Description("The event's stable name, e.g. vm.operation-requested.v1.").Resolve(c => c.Source.Type);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("at").Resolve(c => c.Source.At);
+        Field<StringGraphType>("actor").Resolve(c => c.Source.Actor);
+        Field<StringGraphType>("correlationId").Resolve(c => c.Source.CorrelationId);
+        Field<StringGraphType>("causationId").Resolve(c => c.Source.CausationId);
+        Field<NonNullGraphType<StringGraphType>>("data").Description("The event as JSON (its schema: schemas/events/<type>.schema.json).").Resolve(c => c.Source.Data);
+    }
 }
