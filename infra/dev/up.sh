@@ -88,6 +88,22 @@ done
 qkvm_pid_alive "$(qkvm_read_pidfile "$QKVM_RUN/agent.pid")" ||
   show_logs_and_fail "the node agent exited during start-up"
 
+# Up means usable: the agent's host is registered and ONLINE, so a first createVm finds it.
+qkvm_log "waiting for host \"$Agent__HostName\" to register and come ONLINE"
+online=0
+for _ in {1..60}; do
+  hosts="$(curl -s --max-time 2 "$BASE_URL/graphql" -H 'content-type: application/json' \
+    -d '{"query":"{ hosts { name state } }"}' || true)"
+  if [[ "$hosts" == *"\"name\":\"$Agent__HostName\",\"state\":\"ONLINE\""* ]]; then
+    online=1
+    break
+  fi
+  qkvm_pid_alive "$(qkvm_read_pidfile "$QKVM_RUN/agent.pid")" ||
+    show_logs_and_fail "the node agent exited during start-up"
+  sleep 1
+done
+((online)) || show_logs_and_fail "host \"$Agent__HostName\" did not come ONLINE within 60 s (last answer: ${hosts:-none})"
+
 cat <<EOF
 
 Quantixkvm is up.
