@@ -9,101 +9,97 @@ public sealed class OutcomeCacheTests
     private static readonly DomainOutcome Failed = DomainOutcome.Fail(DomainPowerState.Stopped, "LIBVIRT_OPERATION_INVALID", "nope");
 
     [Fact]
-    public void returns_what_was_added_for_an_operation_and_nothing_for_another()
+    public async Task an_operation_runs_once_and_a_repeat_gets_its_outcome_without_running()
     {
         var cache = new OutcomeCache();
         var operation = Guid.NewGuid();
 
-        cache.Add(operation, Failed);
+        var first = await cache.GetOrRunAsync(operation, () => Task.FromResult(Failed));
+        var repeat = await cache.GetOrRunAsync(operation, () => throw new InvalidOperationException("must not run again"));
 
-        cache.TryGet(operation, out var outcome).ShouldBeTrue();
-        outcome.ShouldBe(Failed);
-        cache.TryGet(Guid.NewGuid(), out _).ShouldBeFalse();
+        first.ShouldBe((Failed, true));
+        repeat.ShouldBe((Failed, false));
+        (await cache.GetOrRunAsync(Guid.NewGuid(), () => Task.FromResult(Running))).RanNow.ShouldBeTrue("another operation runs");
     }
 
     [Fact]
-    public void the_first_outcome_of_an_operation_is_kept()
+    public async Task a_copy_arriving_while_the_first_runs_waits_for_its_outcome_instead_of_acting()
+    {
+        var cache = new OutcomeCache();
+        var operation = Guid.NewGuid();
+        var release = new TaskCompletionSource<DomainOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = 0;
+
+        var first = cache.GetOrRunAsync(operation, () => { Interlocked.Increment(ref runs); return release.Task; });
+        var copy = cache.GetOrRunAsync(operation, () => { Interlocked.Increment(ref runs); return Task.FromResult(Failed); });
+        copy.IsCompleted.ShouldBeFalse("the copy waits for the running one");
+        release.SetResult(Running);
+
+        (await first).ShouldBe((Running, true));
+        (await copy).ShouldBe((Running, false));
+        runs.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_run_that_throws_is_forgotten_so_a_redelivery_tries_again()
     {
         var cache = new OutcomeCache();
         var operation = Guid.NewGuid();
 
-        cache.Add(operation, Running);
-        cache.Add(operation, Failed);
+        await Should.ThrowAsync<InvalidOperationException>(() => cache.GetOrRunAsync(operation, () => throw new InvalidOperationException("broker down")));
+        var retry = await cache.GetOrRunAsync(operation, () => Task.FromResult(Running));
 
-        cache.TryGet(operation, out var outcome).ShouldBeTrue();
-        outcome.ShouldBe(Running);
+        retry.ShouldBe((Running, true));
     }
 
     [Fact]
-    public void past_its_capacity_it_forgets_the_oldest_first()
+    public async Task past_its_capacity_it_forgets_the_oldest_first()
     {
         var cache = new OutcomeCache(capacity: 3);
         var operations = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
-
         foreach (var operation in operations)
         {
-            cache.Add(operation, Running);
+            await cache.GetOrRunAsync(operation, () => Task.FromResult(Running));
         }
 
-        operations.Select(o => cache.TryGet(o, out _)).ShouldBe([false, false, true, true, true]);
-    }
-
-    [Fact]
-    public void adding_an_operation_again_does_not_take_a_second_place()
-    {
-        var cache = new OutcomeCache(capacity: 2);
-        var a = Guid.NewGuid();
-        var b = Guid.NewGuid();
-
-        cache.Add(a, Running);
-        cache.Add(a, Running);
-        cache.Add(b, Running);
-
-        cache.TryGet(a, out _).ShouldBeTrue();
-        cache.TryGet(b, out _).ShouldBeTrue();
-    }
-
-    [Fact]
-    public void the_default_capacity_holds_ten_thousand_operations()
-    {
-        var cache = new OutcomeCache();
-        var operations = Enumerable.Range(0, 10_001).Select(_ => Guid.NewGuid()).ToArray();
-
-        foreach (var operation in operations)
+        var ranAgain = new List<bool>();
+        foreach (var operation in operations.Reverse())
         {
-            cache.Add(operation, Running);
+            ranAgain.Insert(0, (await cache.GetOrRunAsync(operation, () => Task.FromResult(Running))).RanNow);
         }
 
-        cache.TryGet(operations[0], out _).ShouldBeFalse();
-        cache.TryGet(operations[1], out _).ShouldBeTrue();
-        cache.TryGet(operations[^1], out _).ShouldBeTrue();
+        // Asked newest first, so re-running the forgotten ones does not push out the ones still remembered.
+        ranAgain.ShouldBe([true, true, false, false, false]);
     }
 
     [Fact]
-    public void parallel_adds_and_reads_are_safe_and_stay_within_capacity()
+    public async Task parallel_runs_of_many_operations_stay_within_capacity_and_run_each_once()
     {
         const int capacity = 500;
         var cache = new OutcomeCache(capacity);
-        var operations = Enumerable.Range(0, 20_000).Select(_ => Guid.NewGuid()).ToArray();
+        var operations = Enumerable.Range(0, 2_000).Select(_ => Guid.NewGuid()).ToArray();
+        var runs = 0;
 
-        Parallel.For(0, operations.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
-        {
-            cache.Add(operations[i], i % 2 == 0 ? Running : Failed);
-            cache.TryGet(operations[i / 2], out _);
-        });
+        await Parallel.ForEachAsync(operations.Concat(operations.Take(100)), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (operation, _) =>
+            await cache.GetOrRunAsync(operation, () => { Interlocked.Increment(ref runs); return Task.FromResult(Running); }));
 
-        var kept = operations.Where(o => cache.TryGet(o, out _)).ToArray();
-        kept.Length.ShouldBe(capacity);
-        foreach (var operation in kept)
+        runs.ShouldBeInRange(operations.Length, operations.Length + 100);
+        var remembered = 0;
+        foreach (var operation in operations)
         {
-            cache.TryGet(operation, out var outcome).ShouldBeTrue();
-            outcome.ShouldBe(Array.IndexOf(operations, operation) % 2 == 0 ? Running : Failed);
+            if (!(await cache.GetOrRunAsync(operation, () => Task.FromResult(Failed))).RanNow)
+            {
+                remembered++;
+            }
         }
+
+        remembered.ShouldBeLessThanOrEqualTo(capacity);
     }
 
     [Fact]
-    public void a_negative_capacity_is_refused_when_the_cache_is_made()
+    public void a_capacity_below_one_is_refused_when_the_cache_is_made()
     {
         Should.Throw<ArgumentOutOfRangeException>(() => new OutcomeCache(-1));
+        Should.Throw<ArgumentOutOfRangeException>(() => new OutcomeCache(0));
     }
 }

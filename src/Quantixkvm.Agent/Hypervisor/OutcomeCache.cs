@@ -18,29 +18,6 @@ public sealed class OutcomeCache
         _capacity = capacity;
     }
 
-    public bool TryGet(Guid operationId, out DomainOutcome outcome)
-    {
-        lock (_gate)
-        {
-            if (_outcomes.TryGetValue(operationId, out var known) && known.IsCompletedSuccessfully)
-            {
-                outcome = known.Result;
-                return true;
-            }
-        }
-
-        outcome = null!;
-        return false;
-    }
-
-    public void Add(Guid operationId, DomainOutcome outcome)
-    {
-        lock (_gate)
-        {
-            Remember(operationId, Task.FromResult(outcome));
-        }
-    }
-
     /// <summary>
     /// Runs the operation unless it has run or is running; returns its outcome and whether this call ran it.
     /// A run that throws is forgotten, so a redelivery tries again.
