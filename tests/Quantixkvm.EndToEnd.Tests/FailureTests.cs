@@ -10,7 +10,7 @@ public sealed class FailureTests(Platform platform)
     [Fact]
     public async Task an_agent_that_never_answers_leaves_the_operation_timed_out_and_the_vm_usable()
     {
-        var vmId = await CreatedVmAsync("agent-dies");
+        var vmId = await platform.CreatedVmAsync("agent-dies", start: false);
         await platform.Agent!.KillAsync();
         try
         {
@@ -66,7 +66,7 @@ public sealed class FailureTests(Platform platform)
     [Fact]
     public async Task an_agent_whose_libvirt_daemon_restarts_reconnects_and_reports_what_it_finds()
     {
-        var before = await CreatedVmAsync("before-libvirtd-restart");
+        var before = await platform.CreatedVmAsync("before-libvirtd-restart", start: false);
         await platform.RestartLibvirtAsync();
 
         // The agent notices the dead connection at its next heartbeat, reopens it, and reports its inventory at once:
@@ -84,15 +84,5 @@ public sealed class FailureTests(Platform platform)
         operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
         using var domain = platform.Libvirt.FindDomain(Guid.Parse(created["createVm"]!["vm"]!["id"]!.GetValue<string>())).ShouldNotBeNull();
         domain.GetState().State.ShouldBe(DomainState.Running);
-    }
-
-    private async Task<string> CreatedVmAsync(string name)
-    {
-        var created = await platform.Api.DataAsync(
-            "mutation($input: CreateVmInput!) { createVm(input: $input) { operation { id } vm { id } } }",
-            new { input = new { name, vcpus = 1, memoryMiB = 64, start = false } });
-        var operation = await platform.OperationEndedAsync(created["createVm"]!["operation"]!["id"]!.GetValue<string>());
-        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED");
-        return created["createVm"]!["vm"]!["id"]!.GetValue<string>();
     }
 }

@@ -141,6 +141,17 @@ public sealed class Platform : IAsyncLifetime
         throw new TimeoutException($"waited {timeout} for {what}; last error: {last?.Message}\n--- {process?.Name} output ---\n{process?.Output}");
     }
 
+    /// <summary>Creates a VM (started or not), waits until its create SUCCEEDED, and returns its id.</summary>
+    public async Task<string> CreatedVmAsync(string name, bool start)
+    {
+        var created = (await Api.DataAsync(
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { operation { id } vm { id } } }",
+            new { input = new { name, vcpus = 1, memoryMiB = 128, start } }))["createVm"]!;
+        var operation = await OperationEndedAsync(created["operation"]!["id"]!.GetValue<string>());
+        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
+        return created["vm"]!["id"]!.GetValue<string>();
+    }
+
     /// <summary>Waits until the operation has ended and returns it.</summary>
     public async Task<JsonNode> OperationEndedAsync(string operationId, TimeSpan? timeout = null)
     {

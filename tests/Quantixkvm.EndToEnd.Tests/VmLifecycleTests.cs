@@ -79,7 +79,7 @@ public sealed class VmLifecycleTests(Platform platform)
     [Fact]
     public async Task stopping_then_deleting_a_vm_removes_it_from_libvirt_and_from_the_api()
     {
-        var vmId = await CreatedVmAsync("stop-delete", start: true);
+        var vmId = await platform.CreatedVmAsync("stop-delete", start: true);
 
         var stop = await platform.Api.DataAsync("mutation($id: ID!) { stopVm(id: $id) { operation { id status kind } } }", new { id = vmId });
         var stopId = stop["stopVm"]!["operation"]!["id"]!.GetValue<string>();
@@ -109,7 +109,7 @@ public sealed class VmLifecycleTests(Platform platform)
     [Fact]
     public async Task a_stale_expected_version_is_a_concurrency_conflict_and_appends_nothing()
     {
-        var vmId = await CreatedVmAsync("versioned", start: false);
+        var vmId = await platform.CreatedVmAsync("versioned", start: false);
         var version = await VersionAsync(vmId);
 
         var (code, error) = await platform.Api.ErrorAsync(
@@ -127,7 +127,7 @@ public sealed class VmLifecycleTests(Platform platform)
     [Fact]
     public async Task repeating_a_command_id_returns_the_same_operation_and_acts_once()
     {
-        var vmId = await CreatedVmAsync("idempotent", start: false);
+        var vmId = await platform.CreatedVmAsync("idempotent", start: false);
         const string query = "mutation($id: ID!) { startVm(id: $id, commandId: \"start-once\") { operation { id } } }";
         var first = (await platform.Api.DataAsync(query, new { id = vmId }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
         var second = (await platform.Api.DataAsync(query, new { id = vmId }))["startVm"]!["operation"]!["id"]!.GetValue<string>();
@@ -143,7 +143,7 @@ public sealed class VmLifecycleTests(Platform platform)
     [Fact]
     public async Task a_retry_sent_exactly_as_before_with_its_expected_version_gets_the_first_answer()
     {
-        var vmId = await CreatedVmAsync("lost-response", start: false);
+        var vmId = await platform.CreatedVmAsync("lost-response", start: false);
         var version = await VersionAsync(vmId);
         const string query = "mutation($id: ID!, $v: Int) { startVm(id: $id, expectedVersion: $v, commandId: \"retry-me\") { operation { id } } }";
 
@@ -158,7 +158,7 @@ public sealed class VmLifecycleTests(Platform platform)
     [Fact]
     public async Task an_operation_that_fails_in_libvirt_ends_failed_with_libvirts_own_message()
     {
-        var vmId = await CreatedVmAsync("fails-in-libvirt", start: true);
+        var vmId = await platform.CreatedVmAsync("fails-in-libvirt", start: true);
         using (var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldNotBeNull())
         {
             domain.Destroy(); // behind the platform's back: the VM is still RUNNING in the read model
@@ -210,7 +210,7 @@ public sealed class VmLifecycleTests(Platform platform)
     [Fact]
     public async Task a_command_in_the_wrong_state_is_refused_naming_the_state_and_the_command()
     {
-        var vmId = await CreatedVmAsync("wrong-state", start: false);
+        var vmId = await platform.CreatedVmAsync("wrong-state", start: false);
         var (code, error) = await platform.Api.ErrorAsync("mutation($id: ID!) { stopVm(id: $id) { operation { id } } }", new { id = vmId });
         code.ShouldBe("INVALID_STATE");
         error["extensions"]!["state"]!.GetValue<string>().ShouldBe("STOPPED");
@@ -230,14 +230,6 @@ public sealed class VmLifecycleTests(Platform platform)
             "mutation($input: CreateVmInput!) { createVm(input: $input) { operation { id status kind } vm { id version } } }",
             new { input = new { name, vcpus = 1, memoryMiB = 128, start } });
         return data["createVm"]!;
-    }
-
-    private async Task<string> CreatedVmAsync(string name, bool start)
-    {
-        var created = await CreateAsync(name, start);
-        var operation = await platform.OperationEndedAsync(created["operation"]!["id"]!.GetValue<string>());
-        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
-        return created["vm"]!["id"]!.GetValue<string>();
     }
 
     private async Task<long> VersionAsync(string vmId) =>

@@ -29,52 +29,56 @@ public sealed class HostReporter(
         while (!stoppingToken.IsCancellationRequested)
         {
             // No heartbeat while libvirt is unreachable: a host that cannot run VMs must not look alive.
-            LibvirtConnection libvirt;
-            try
+            if (Connect() is { } libvirt)
             {
-                libvirt = hypervisor.Connection;
-            }
-            catch (LibvirtException ex)
-            {
-                logger.LogError("libvirt at {LibvirtUri} is unreachable: {Error}; no heartbeat until it is back", hypervisor.Uri, ex.Message);
-                await Task.Delay(heartbeat, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-                continue;
-            }
-
-            // The inventory and the heartbeat fail separately: a hiccup while listing must not silence the agent's liveness.
-            List<InventoryDomain>? domains = null;
-            try
-            {
-                domains = Inventory(libvirt);
-                domainCount = domains.Count;
-            }
-            catch (LibvirtException ex)
-            {
-                logger.LogWarning("Listing the host's domains failed: {Error}; heartbeat sent with the last known count", ex.Message);
-            }
-
-            try
-            {
-                await bus.Publish(
-                    new HostHeartbeat(agent.HostId, agent.HostName, domainCount, clock.GetUtcNow()),
-                    // A heartbeat that waited in a queue says nothing about now: let the broker drop it.
-                    p => p.TimeToLive = heartbeat * 2, stoppingToken);
-                // A reopened connection may show another hypervisor state (libvirtd restarted): report it at once.
-                if (domains is not null && (clock.GetUtcNow() >= nextInventory || hypervisor.Generation != reportedGeneration))
+                // The inventory and the heartbeat fail separately: a hiccup while listing must not silence the agent's liveness.
+                List<InventoryDomain>? domains = null;
+                try
                 {
-                    reportedGeneration = hypervisor.Generation;
-                    // The host's facts go with every inventory: a lost registration, or a host that changed, heals itself.
-                    await RegisterAsync(libvirt, agent, stoppingToken);
-                    await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
-                    nextInventory = clock.GetUtcNow() + inventoryEvery;
+                    domains = Inventory(libvirt);
+                    domainCount = domains.Count;
                 }
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Publishing the heartbeat or inventory failed; trying again in {Interval}", heartbeat);
+                catch (LibvirtException ex)
+                {
+                    logger.LogWarning("Listing the host's domains failed: {Error}; heartbeat sent with the last known count", ex.Message);
+                }
+
+                try
+                {
+                    await bus.Publish(
+                        new HostHeartbeat(agent.HostId, agent.HostName, domainCount, clock.GetUtcNow()),
+                        // A heartbeat that waited in a queue says nothing about now: let the broker drop it.
+                        p => p.TimeToLive = heartbeat * 2, stoppingToken);
+                    // A reopened connection may show another hypervisor state (libvirtd restarted): report it at once.
+                    if (domains is not null && (clock.GetUtcNow() >= nextInventory || hypervisor.Generation != reportedGeneration))
+                    {
+                        reportedGeneration = hypervisor.Generation;
+                        // The host's facts go with every inventory: a lost registration, or a host that changed, heals itself.
+                        await RegisterAsync(libvirt, agent, stoppingToken);
+                        await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
+                        nextInventory = clock.GetUtcNow() + inventoryEvery;
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogError(ex, "Publishing the heartbeat or inventory failed; trying again in {Interval}", heartbeat);
+                }
             }
 
             await Task.Delay(heartbeat, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private LibvirtConnection? Connect()
+    {
+        try
+        {
+            return hypervisor.Connection;
+        }
+        catch (LibvirtException ex)
+        {
+            logger.LogError("libvirt at {LibvirtUri} is unreachable: {Error}; no heartbeat until it is back", hypervisor.Uri, ex.Message);
+            return null;
         }
     }
 
