@@ -56,6 +56,11 @@ if ((rc != 0 && failed == 0)); then
   qkvm_warn "dotnet test exited with code $rc although no test failed (build error, crashed test host, or no tests matched?)"
 fi
 qkvm_log "TRX results: $RESULTS ($files file(s))"
+# Repeat the failures last, so that the tail of a long log says what failed.
+if ((failed > 0)) && command -v node >/dev/null; then
+  echo "[qkvm] failed tests:"
+  find "$RESULTS" -name '*.trx' -print0 | xargs -0 node "$DEV_DIR/trx-failures.mjs" || true
+fi
 summary="$passed passed, $failed failed"
 ((skipped == 0)) || summary+=", $skipped skipped"
 echo "$summary"
