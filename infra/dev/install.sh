@@ -16,6 +16,17 @@ PACKAGES=(
   libvirt-daemon-driver-qemu
   qemu-system-x86
   qemu-utils
+  qemu-block-extra        # QEMU's rbd block driver (Ceph RBD disks)
+  libvirt-daemon-driver-storage-rbd  # libvirt's rbd storage pool backend
+  genisoimage             # NoCloud cloud-init seed images (cidata)
+  ceph-mon                # single-node Ceph for RBD pools (infra/dev/ceph.sh)
+  ceph-osd
+  ceph-common
+  busybox-static          # the tiny test guest (infra/dev/guest-image.sh)
+  syslinux                # its boot loader, installed onto a FAT image through mtools
+  syslinux-common
+  mtools
+  dosfstools
   curl                    # readiness probes and the RabbitMQ management API
   ca-certificates
 )

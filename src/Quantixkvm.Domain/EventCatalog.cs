@@ -1,4 +1,6 @@
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Storage;
+using Quantixkvm.Domain.Templates;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.Domain;
@@ -19,7 +21,32 @@ public static class EventCatalog
         (typeof(VmOperationTimedOut), "vm.operation-timed-out.v1"),
         (typeof(VmPowerStateObserved), "vm.power-state-observed.v1"),
         (typeof(VmDeleted), "vm.deleted.v1"),
+        (typeof(VmDiskAttachRequested), "vm.disk-attach-requested.v1"),
+        (typeof(VmDiskAttached), "vm.disk-attached.v1"),
+        (typeof(VmDiskDetachRequested), "vm.disk-detach-requested.v1"),
+        (typeof(VmDiskDetached), "vm.disk-detached.v1"),
+        (typeof(VmCloudInitConfigured), "vm.cloud-init-configured.v1"),
+        (typeof(VmSnapshotRequested), "vm.snapshot-requested.v1"),
+        (typeof(VmSnapshotTaken), "vm.snapshot-taken.v1"),
+        (typeof(VmSnapshotReverted), "vm.snapshot-reverted.v1"),
+        (typeof(VmSnapshotDeleted), "vm.snapshot-deleted.v1"),
         (typeof(HostRegistered), "host.registered.v1"),
         (typeof(HostFactsChanged), "host.facts-changed.v1"),
+        (typeof(StoragePoolDefined), "storage-pool.defined.v1"),
+        (typeof(StoragePoolCapacityObserved), "storage-pool.capacity-observed.v1"),
+        (typeof(StoragePoolDeleted), "storage-pool.deleted.v1"),
+        (typeof(VolumeCreated), "volume.created.v1"),
+        (typeof(VolumeObserved), "volume.observed.v1"),
+        (typeof(VolumeSnapshotTaken), "volume.snapshot-taken.v1"),
+        (typeof(VolumeReverted), "volume.reverted.v1"),
+        (typeof(VolumeSnapshotDeleted), "volume.snapshot-deleted.v1"),
+        (typeof(VolumeDeleted), "volume.deleted.v1"),
+        (typeof(StorageOperationRequested), "storage.operation-requested.v1"),
+        (typeof(StorageOperationStarted), "storage.operation-started.v1"),
+        (typeof(StorageOperationSucceeded), "storage.operation-succeeded.v1"),
+        (typeof(StorageOperationFailed), "storage.operation-failed.v1"),
+        (typeof(StorageOperationTimedOut), "storage.operation-timed-out.v1"),
+        (typeof(TemplateCreated), "template.created.v1"),
+        (typeof(TemplateDeleted), "template.deleted.v1"),
     ];
 }

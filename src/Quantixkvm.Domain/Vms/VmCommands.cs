@@ -9,9 +9,14 @@ public abstract record VmLifecycleCommand(CommandContext Context, OperationTimeo
     public abstract OperationKind Kind { get; }
 }
 
+/// <summary>
+/// A new VM. <c>Disks</c> are volumes the control plane has checked and reserved for it (see
+/// <c>StorageCommands</c>); <c>CloudInit</c>, when set, becomes a NoCloud seed disk built by the agent.
+/// </summary>
 public sealed record CreateVm(
     CommandContext Context, OperationTimeouts Timeouts,
-    Guid VmId, string Name, int Vcpus, int MemoryMiB, Guid HostId, bool Start) : VmLifecycleCommand(Context, Timeouts)
+    Guid VmId, string Name, int Vcpus, int MemoryMiB, Guid HostId, bool Start,
+    IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null) : VmLifecycleCommand(Context, Timeouts)
 {
     public override OperationKind Kind => OperationKind.Create;
 }
@@ -45,6 +50,34 @@ public sealed record ResumeVm(CommandContext Context, OperationTimeouts Timeouts
 public sealed record DeleteVm(CommandContext Context, OperationTimeouts Timeouts) : VmLifecycleCommand(Context, Timeouts)
 {
     public override OperationKind Kind => OperationKind.Delete;
+}
+
+/// <summary>Adds a volume to the VM: hot-plugged when it runs, and kept in its definition either way.</summary>
+public sealed record AttachDisk(CommandContext Context, OperationTimeouts Timeouts, DiskRequest Disk) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.AttachDisk;
+}
+
+public sealed record DetachDisk(CommandContext Context, OperationTimeouts Timeouts, Guid VolumeId) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.DetachDisk;
+}
+
+/// <summary>A snapshot: with the guest's memory when it runs or is paused, of its disks only when it is stopped.</summary>
+public sealed record CreateSnapshot(CommandContext Context, OperationTimeouts Timeouts, string Name, string Description)
+    : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.CreateSnapshot;
+}
+
+public sealed record RevertSnapshot(CommandContext Context, OperationTimeouts Timeouts, string Name) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.RevertSnapshot;
+}
+
+public sealed record DeleteSnapshot(CommandContext Context, OperationTimeouts Timeouts, string Name) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.DeleteSnapshot;
 }
 
 /// <summary>The host's agent has begun the operation.</summary>

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Quantixkvm.Domain.Vms;
 
 using VmDecision = Decision<VmEvent>;
@@ -59,8 +61,37 @@ public static class VmDecider
         VmOperationTimedOut e => Finish(state, e.OperationId, OperationStatus.TimedOut),
         VmPowerStateObserved e => state.Reported(e.HostReportedAt) with { ObservedPowerState = e.ObservedPowerState },
         VmDeleted => state with { Lifecycle = VmLifecycle.Deleted, CurrentOperation = null },
+        VmDiskAttachRequested e => state with { PendingDisks = state.PendingDisks.SetItem(e.OperationId, (e.Disk, true)) },
+        VmDiskDetachRequested e => state.Disks.Find(d => d.VolumeId == e.VolumeId) is { } disk
+            ? state with { PendingDisks = state.PendingDisks.SetItem(e.OperationId, (disk, false)) }
+            : state,
+        VmDiskAttached e => state with { Disks = state.Disks.Add(e.Disk), PendingDisks = state.PendingDisks.Remove(e.OperationId) },
+        VmDiskDetached e => state with
+        {
+            Disks = state.Disks.RemoveAll(d => d.VolumeId == e.VolumeId), PendingDisks = state.PendingDisks.Remove(e.OperationId),
+        },
+        VmCloudInitConfigured => state with { HasCloudInit = true },
+        VmSnapshotRequested e => state with { PendingSnapshots = state.PendingSnapshots.SetItem(e.OperationId, e) },
+        VmSnapshotTaken e => state with
+        {
+            Snapshots = state.Snapshots.Add(e.Snapshot), CurrentSnapshot = e.Snapshot.Name,
+            PendingSnapshots = state.PendingSnapshots.Remove(e.OperationId),
+        },
+        VmSnapshotReverted e => state with { CurrentSnapshot = e.Name, PendingSnapshots = state.PendingSnapshots.Remove(e.OperationId) },
+        VmSnapshotDeleted e => WithoutSnapshot(state, e.Name) with { PendingSnapshots = state.PendingSnapshots.Remove(e.OperationId) },
         _ => state,
     };
+
+    /// <summary>Like libvirt: a deleted snapshot's children become its parent's, and "current" moves up to the parent.</summary>
+    private static VmState WithoutSnapshot(VmState state, string name)
+    {
+        var parent = state.Snapshots.Find(s => s.Name == name)?.Parent;
+        return state with
+        {
+            Snapshots = state.Snapshots.RemoveAll(s => s.Name == name).Select(s => s.Parent == name ? s with { Parent = parent } : s).ToImmutableList(),
+            CurrentSnapshot = state.CurrentSnapshot == name ? parent : state.CurrentSnapshot,
+        };
+    }
 
     public static VmState Fold(IEnumerable<VmEvent> events) => events.Aggregate(VmState.Initial, Evolve);
 
@@ -73,6 +104,8 @@ public static class VmDecider
         WithStatus(state, operationId, status) with
         {
             CurrentOperation = state.CurrentOperation?.OperationId == operationId ? null : state.CurrentOperation,
+            PendingDisks = state.PendingDisks.Remove(operationId),
+            PendingSnapshots = state.PendingSnapshots.Remove(operationId),
         };
 
     private static VmDecision DecideCreate(CreateVm command, VmState state)
@@ -106,14 +139,36 @@ public static class VmDecider
             return VmDecision.Reject(RejectionCode.NoHostAvailable, "no host was chosen for the VM", command: "create");
         }
 
+        var disks = ImmutableList<VmDisk>.Empty;
+        foreach (var request in command.Disks ?? [])
+        {
+            var problem = VmDisks.CheckNew(request, disks);
+            if (problem is not null)
+            {
+                return VmDecision.Reject(RejectionCode.Validation, problem, command: "create");
+            }
+
+            disks = disks.Add(VmDisks.Assign(request, disks));
+        }
+
+        if (command.CloudInit is { } cloudInit && VmDisks.CheckCloudInit(cloudInit) is { } cloudInitProblem)
+        {
+            return VmDecision.Reject(RejectionCode.Validation, cloudInitProblem, command: "create");
+        }
+
         var now = command.Context.Now;
-        return VmDecision.Accept(
-            operationId,
-            new VmCreated(command.VmId, command.Name, command.Vcpus, command.MemoryMiB, command.HostId, now),
-            new VmOperationRequested(
-                command.VmId, operationId, command.Context.CommandId, OperationKind.Create, Force: false,
-                command.Start ? PowerState.Running : PowerState.Stopped, command.HostId, command.Context.Actor, now,
-                now + command.Timeouts.For(OperationKind.Create, force: false)));
+        var events = new List<VmEvent> { new VmCreated(command.VmId, command.Name, command.Vcpus, command.MemoryMiB, command.HostId, now) };
+        events.AddRange(disks.Select(d => new VmDiskAttached(command.VmId, operationId, d, now)));
+        if (command.CloudInit is { } config)
+        {
+            events.Add(new VmCloudInitConfigured(command.VmId, config.UserData, config.MetaData, config.NetworkConfig));
+        }
+
+        events.Add(new VmOperationRequested(
+            command.VmId, operationId, command.Context.CommandId, OperationKind.Create, Force: false,
+            command.Start ? PowerState.Running : PowerState.Stopped, command.HostId, command.Context.Actor, now,
+            now + command.Timeouts.For(OperationKind.Create, force: false)));
+        return new VmDecision.Accepted(events, operationId);
     }
 
     private static VmDecision DecideLifecycle(VmLifecycleCommand command, VmState state)
@@ -172,11 +227,61 @@ public static class VmDecider
             }
         }
 
+        var details = Details(command, state, operationId, name);
+        if (details is VmDecision.Rejected refused)
+        {
+            return refused;
+        }
+
         events.Add(new VmOperationRequested(
             state.VmId, operationId, command.Context.CommandId, command.Kind, force,
             VmPreconditions.DesiredAfter(command.Kind, state.DesiredPowerState), state.HostId, command.Context.Actor, now,
             now + command.Timeouts.For(command.Kind, force)));
+        events.AddRange(((VmDecision.Accepted)details).Events);
         return new VmDecision.Accepted(events, operationId);
+    }
+
+    /// <summary>What a disk or snapshot command adds to its operation request: the disk or snapshot it concerns.</summary>
+    private static VmDecision Details(VmLifecycleCommand command, VmState state, Guid operationId, string name)
+    {
+        var running = state.ObservedPowerState is PowerState.Running or PowerState.Paused;
+        switch (command)
+        {
+            case AttachDisk attach:
+                if (state.Holds(attach.Disk.VolumeId))
+                {
+                    return VmDecision.Reject(RejectionCode.Conflict, $"volume {attach.Disk.VolumeId} is already attached to VM '{state.Name}'",
+                        state.Describe(), name);
+                }
+
+                var current = state.Disks.AddRange(state.PendingDisks.Values.Where(p => p.Attach).Select(p => p.Disk));
+                return VmDisks.CheckNew(attach.Disk, current) is { } problem
+                    ? VmDecision.Reject(RejectionCode.Validation, problem, state.Describe(), name)
+                    : VmDecision.Accept(operationId, new VmDiskAttachRequested(state.VmId, operationId, VmDisks.Assign(attach.Disk, current)));
+            case DetachDisk detach:
+                return state.Disks.Any(d => d.VolumeId == detach.VolumeId)
+                    ? VmDecision.Accept(operationId, new VmDiskDetachRequested(state.VmId, operationId, detach.VolumeId))
+                    : VmDecision.Reject(RejectionCode.NotFound, $"volume {detach.VolumeId} is not attached to VM '{state.Name}'",
+                        state.Describe(), name);
+            case CreateSnapshot snapshot:
+                if (SnapshotNames.Check(snapshot.Name) is { } invalid)
+                {
+                    return VmDecision.Reject(RejectionCode.Validation, invalid, state.Describe(), name);
+                }
+
+                return state.Snapshots.Any(s => s.Name == snapshot.Name)
+                    ? VmDecision.Reject(RejectionCode.Conflict, $"VM '{state.Name}' already has a snapshot named '{snapshot.Name}'", state.Describe(), name)
+                    : VmDecision.Accept(operationId, new VmSnapshotRequested(
+                        state.VmId, operationId, OperationKind.CreateSnapshot, snapshot.Name, snapshot.Description, WithMemory: running));
+            case RevertSnapshot or DeleteSnapshot:
+                var snapshotName = command is RevertSnapshot r ? r.Name : ((DeleteSnapshot)command).Name;
+                return state.Snapshots.Find(s => s.Name == snapshotName) is { } existing
+                    ? VmDecision.Accept(operationId, new VmSnapshotRequested(
+                        state.VmId, operationId, command.Kind, snapshotName, existing.Description, existing.WithMemory))
+                    : VmDecision.Reject(RejectionCode.NotFound, $"VM '{state.Name}' has no snapshot named '{snapshotName}'", state.Describe(), name);
+            default:
+                return VmDecision.Accept(operationId);
+        }
     }
 
     private static VmDecision DecideStarted(MarkOperationStarted command, VmState state)
@@ -204,11 +309,41 @@ public static class VmDecider
         }
 
         var now = command.Context.Now;
-        var succeeded = new VmOperationSucceeded(state.VmId, command.OperationId, command.Observed, now, command.ReportedAt);
-        return state.CurrentOperation.Kind == OperationKind.Delete
-            ? VmDecision.Accept(command.OperationId, succeeded, new VmDeleted(state.VmId, now))
-            : VmDecision.Accept(command.OperationId, succeeded);
+        var operationId = command.OperationId;
+        var events = new List<VmEvent> { new VmOperationSucceeded(state.VmId, operationId, command.Observed, now, command.ReportedAt) };
+        switch (state.CurrentOperation.Kind)
+        {
+            case OperationKind.Delete:
+                // The volumes outlive the VM: they are released, not deleted.
+                events.AddRange(state.Disks.Select(d => new VmDiskDetached(state.VmId, operationId, d.VolumeId, "the VM was deleted", now)));
+                events.Add(new VmDeleted(state.VmId, now));
+                break;
+            case OperationKind.AttachDisk when state.PendingDisks.TryGetValue(operationId, out var attach):
+                events.Add(new VmDiskAttached(state.VmId, operationId, attach.Disk, now));
+                break;
+            case OperationKind.DetachDisk when state.PendingDisks.TryGetValue(operationId, out var detach):
+                events.Add(new VmDiskDetached(state.VmId, operationId, detach.Disk.VolumeId, "detached", now));
+                break;
+            case OperationKind.CreateSnapshot when state.PendingSnapshots.TryGetValue(operationId, out var taken):
+                events.Add(new VmSnapshotTaken(state.VmId, operationId, new VmSnapshot(
+                    taken.Name, state.CurrentSnapshot, taken.Description, taken.WithMemory, state.ObservedPowerState, now)));
+                break;
+            case OperationKind.RevertSnapshot when state.PendingSnapshots.TryGetValue(operationId, out var reverted):
+                events.Add(new VmSnapshotReverted(state.VmId, operationId, reverted.Name, now));
+                break;
+            case OperationKind.DeleteSnapshot when state.PendingSnapshots.TryGetValue(operationId, out var deleted):
+                events.Add(new VmSnapshotDeleted(state.VmId, operationId, deleted.Name, now));
+                break;
+        }
+
+        return new VmDecision.Accepted(events, operationId);
     }
+
+    /// <summary>A failed or timed-out attach releases its volume, so the read model never shows a disk the VM lacks.</summary>
+    private static IEnumerable<VmEvent> Released(VmState state, Guid operationId, string reason, DateTimeOffset now) =>
+        state.PendingDisks.TryGetValue(operationId, out var pending) && pending.Attach
+            ? [new VmDiskDetached(state.VmId, operationId, pending.Disk.VolumeId, reason, now)]
+            : [];
 
     private static VmDecision DecideFailed(FailOperation command, VmState state)
     {
@@ -222,10 +357,13 @@ public static class VmDecider
             return LateReport(command.OperationId, command.Observed, command.ReportedAt, command.Context.Now, state);
         }
 
-        return VmDecision.Accept(
-            command.OperationId,
-            new VmOperationFailed(
-                state.VmId, command.OperationId, command.ErrorCode, command.ErrorMessage, command.Observed, command.Context.Now, command.ReportedAt));
+        var now = command.Context.Now;
+        return new VmDecision.Accepted(
+            [
+                new VmOperationFailed(state.VmId, command.OperationId, command.ErrorCode, command.ErrorMessage, command.Observed, now, command.ReportedAt),
+                .. Released(state, command.OperationId, $"attach failed: {command.ErrorMessage}", now),
+            ],
+            command.OperationId);
     }
 
     private static VmDecision DecideTimeout(TimeOutOperation command, VmState state)
@@ -245,7 +383,13 @@ public static class VmDecider
                 state.Describe(), "time-out");
         }
 
-        return VmDecision.Accept(command.OperationId, new VmOperationTimedOut(state.VmId, command.OperationId, command.Context.Now));
+        var now = command.Context.Now;
+        return new VmDecision.Accepted(
+            [
+                new VmOperationTimedOut(state.VmId, command.OperationId, now),
+                .. Released(state, command.OperationId, "attach timed out; the host's next inventory shows whether the disk arrived", now),
+            ],
+            command.OperationId);
     }
 
     private static VmDecision DecideObserved(ObservePowerState command, VmState state)

@@ -30,3 +30,26 @@ public sealed record VmPowerStateObserved(
     : VmEvent(VmId);
 
 public sealed record VmDeleted(Guid VmId, DateTimeOffset DeletedAt) : VmEvent(VmId);
+
+/// <summary>A volume became part of the VM's definition (at create, or when an attach succeeded).</summary>
+public sealed record VmDiskAttached(Guid VmId, Guid OperationId, VmDisk Disk, DateTimeOffset AttachedAt) : VmEvent(VmId);
+
+/// <summary>An attach was asked for; the volume is reserved for this VM until it is attached or released.</summary>
+public sealed record VmDiskAttachRequested(Guid VmId, Guid OperationId, VmDisk Disk) : VmEvent(VmId);
+
+public sealed record VmDiskDetachRequested(Guid VmId, Guid OperationId, Guid VolumeId) : VmEvent(VmId);
+
+/// <summary>The volume is no longer the VM's: detached, its attach failed or timed out, or the VM was deleted.</summary>
+public sealed record VmDiskDetached(Guid VmId, Guid OperationId, Guid VolumeId, string Reason, DateTimeOffset DetachedAt) : VmEvent(VmId);
+
+public sealed record VmCloudInitConfigured(Guid VmId, string? UserData, string MetaData, string? NetworkConfig) : VmEvent(VmId);
+
+/// <summary>A snapshot operation (create, revert or delete) was asked for; its outcome event says what became of it.</summary>
+public sealed record VmSnapshotRequested(Guid VmId, Guid OperationId, OperationKind Kind, string Name, string Description, bool WithMemory)
+    : VmEvent(VmId);
+
+public sealed record VmSnapshotTaken(Guid VmId, Guid OperationId, VmSnapshot Snapshot) : VmEvent(VmId);
+
+public sealed record VmSnapshotReverted(Guid VmId, Guid OperationId, string Name, DateTimeOffset RevertedAt) : VmEvent(VmId);
+
+public sealed record VmSnapshotDeleted(Guid VmId, Guid OperationId, string Name, DateTimeOffset DeletedAt) : VmEvent(VmId);

@@ -17,11 +17,21 @@ public static class VmPreconditions
         ("pause", [PowerState.Running]),
         ("resume", [PowerState.Paused]),
         ("delete", [PowerState.Stopped, PowerState.Unknown]),
+        ("attach-disk", [PowerState.Stopped, PowerState.Running]),
+        ("detach-disk", [PowerState.Stopped, PowerState.Running]),
+        ("create-snapshot", [PowerState.Stopped, PowerState.Running, PowerState.Paused]),
+        ("revert-snapshot", [PowerState.Stopped, PowerState.Running, PowerState.Paused]),
+        ("delete-snapshot", [PowerState.Stopped, PowerState.Running, PowerState.Paused]),
     ];
 
     public static string CommandName(OperationKind kind, bool force) => kind switch
     {
         OperationKind.Stop when force => "stop --force",
+        OperationKind.AttachDisk => "attach-disk",
+        OperationKind.DetachDisk => "detach-disk",
+        OperationKind.CreateSnapshot => "create-snapshot",
+        OperationKind.RevertSnapshot => "revert-snapshot",
+        OperationKind.DeleteSnapshot => "delete-snapshot",
         _ => kind.ToString().ToLowerInvariant(),
     };
 
@@ -41,7 +51,8 @@ public static class VmPreconditions
 
     /// <summary>A forced stop is the operator's way out of a hung start or shutdown.</summary>
     public static bool CanSupersede(VmOperation current, OperationKind kind, bool force) =>
-        kind == OperationKind.Stop && force && current.Kind is not (OperationKind.Create or OperationKind.Delete)
+        kind == OperationKind.Stop && force
+        && current.Kind is (OperationKind.Start or OperationKind.Stop or OperationKind.Reboot or OperationKind.Pause or OperationKind.Resume)
         && !(current.Kind == OperationKind.Stop && current.Force);
 
     public static string TransitionName(OperationKind kind, bool force) => kind switch
@@ -53,6 +64,11 @@ public static class VmPreconditions
         OperationKind.Pause => "PAUSING",
         OperationKind.Resume => "RESUMING",
         OperationKind.Delete => "DELETING",
+        OperationKind.AttachDisk => "ATTACHING_DISK",
+        OperationKind.DetachDisk => "DETACHING_DISK",
+        OperationKind.CreateSnapshot => "SNAPSHOTTING",
+        OperationKind.RevertSnapshot => "REVERTING",
+        OperationKind.DeleteSnapshot => "DELETING_SNAPSHOT",
         _ => "BUSY",
     };
 

@@ -31,6 +31,27 @@ public sealed record VmState(
     ImmutableDictionary<Guid, (OperationKind Kind, bool Force, OperationStatus Status)> Operations,
     DateTimeOffset? LastHostReportAt = null)
 {
+    /// <summary>The volumes in the VM's definition, in the order they were added.</summary>
+    public ImmutableList<VmDisk> Disks { get; init; } = [];
+
+    /// <summary>Disk changes under way, by operation: the disk, and whether it is being attached or detached.</summary>
+    public ImmutableDictionary<Guid, (VmDisk Disk, bool Attach)> PendingDisks { get; init; } =
+        ImmutableDictionary<Guid, (VmDisk, bool)>.Empty;
+
+    public ImmutableList<VmSnapshot> Snapshots { get; init; } = [];
+
+    /// <summary>The snapshot the VM's state descends from (libvirt's "current" snapshot): the parent of the next one.</summary>
+    public string? CurrentSnapshot { get; init; }
+
+    public ImmutableDictionary<Guid, VmSnapshotRequested> PendingSnapshots { get; init; } =
+        ImmutableDictionary<Guid, VmSnapshotRequested>.Empty;
+
+    public bool HasCloudInit { get; init; }
+
+    /// <summary>Whether the volume is in the VM's definition or being attached to it.</summary>
+    public bool Holds(Guid volumeId) =>
+        Disks.Any(d => d.VolumeId == volumeId) || PendingDisks.Values.Any(p => p.Disk.VolumeId == volumeId);
+
     public static VmState Initial { get; } = new(
         Guid.Empty, VmLifecycle.None, "", 0, 0, Guid.Empty, PowerState.Stopped, PowerState.Unknown, null,
         ImmutableDictionary<Guid, (OperationKind, bool, OperationStatus)>.Empty);

@@ -18,6 +18,11 @@ public enum OperationKind
     Pause,
     Resume,
     Delete,
+    AttachDisk,
+    DetachDisk,
+    CreateSnapshot,
+    RevertSnapshot,
+    DeleteSnapshot,
 }
 
 public enum OperationStatus
@@ -41,7 +46,9 @@ public sealed record OperationTimeouts(
     TimeSpan Reboot,
     TimeSpan Pause,
     TimeSpan Resume,
-    TimeSpan Delete)
+    TimeSpan Delete,
+    TimeSpan Disk,
+    TimeSpan Snapshot)
 {
     /// <summary>Graceful shutdown waits on the guest OS, so it gets the longest deadline.</summary>
     public static OperationTimeouts Default { get; } = new(
@@ -52,10 +59,13 @@ public sealed record OperationTimeouts(
         Reboot: TimeSpan.FromMinutes(3),
         Pause: TimeSpan.FromSeconds(30),
         Resume: TimeSpan.FromSeconds(30),
-        Delete: TimeSpan.FromMinutes(1));
+        Delete: TimeSpan.FromMinutes(1),
+        Disk: TimeSpan.FromMinutes(1),
+        // A snapshot with memory writes the guest's RAM out: minutes for a large guest.
+        Snapshot: TimeSpan.FromMinutes(5));
 
     public static OperationTimeouts All(TimeSpan timeout) =>
-        new(timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout);
+        new(timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout);
 
     public TimeSpan For(OperationKind kind, bool force) => kind switch
     {
@@ -66,6 +76,30 @@ public sealed record OperationTimeouts(
         OperationKind.Pause => Pause,
         OperationKind.Resume => Resume,
         OperationKind.Delete => Delete,
+        OperationKind.AttachDisk or OperationKind.DetachDisk => Disk,
+        OperationKind.CreateSnapshot or OperationKind.RevertSnapshot or OperationKind.DeleteSnapshot => Snapshot,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown operation kind"),
     };
 }
+
+public enum DiskBus
+{
+    Virtio,
+    Sata,
+    Scsi,
+}
+
+/// <summary>
+/// A volume in a VM's definition. <c>TargetDev</c> (vda, vdb, …) is chosen by the decider when the disk is
+/// added and kept for the disk's life, so the guest sees a stable device name.
+/// </summary>
+public sealed record VmDisk(Guid VolumeId, string TargetDev, DiskBus Bus, int? BootOrder, bool ReadOnly);
+
+/// <summary>A disk as the client asks for it; the decider gives it its device name.</summary>
+public sealed record DiskRequest(Guid VolumeId, DiskBus Bus = DiskBus.Virtio, int? BootOrder = null, bool ReadOnly = false);
+
+/// <summary>NoCloud cloud-init data: the agent builds a <c>cidata</c> seed disk from it.</summary>
+public sealed record CloudInitConfig(string? UserData, string MetaData, string? NetworkConfig);
+
+/// <summary>One snapshot of a VM: with memory when it was taken while the guest ran, disk-only otherwise.</summary>
+public sealed record VmSnapshot(string Name, string? Parent, string Description, bool WithMemory, PowerState PowerState, DateTimeOffset TakenAt);
