@@ -10,6 +10,11 @@ public enum DomainOperationKind
     Pause,
     Resume,
     Delete,
+    AttachDisk,
+    DetachDisk,
+    CreateSnapshot,
+    RevertSnapshot,
+    DeleteSnapshot,
 }
 
 /// <summary>A domain's power state on the wire (reported by agents, or asked for).</summary>
@@ -26,7 +31,9 @@ public sealed record DomainSpecification(Guid VmId, string Name, int Vcpus, int 
 
 /// <summary>
 /// Control plane → the host's own durable queue. <c>OperationId</c> is the agent's de-duplication key:
-/// the dispatcher delivers at least once.
+/// the dispatcher delivers at least once. <c>Disks</c> is the VM's whole disk list (a create defines the
+/// domain with it); <c>Disk</c> the one an attach or detach concerns; <c>Snapshot</c> the one a snapshot
+/// operation concerns. The optional fields are absent in messages older than storage.
 /// </summary>
 public sealed record RunDomainOperation(
     Guid OperationId,
@@ -37,7 +44,11 @@ public sealed record RunDomainOperation(
     bool Force,
     DomainSpecification Domain,
     DomainPowerState DesiredPowerState,
-    DateTimeOffset Deadline);
+    DateTimeOffset Deadline,
+    IReadOnlyList<DiskAttachment>? Disks = null,
+    DiskAttachment? Disk = null,
+    SnapshotSpecification? Snapshot = null,
+    CloudInitSeed? CloudInit = null);
 
 /// <summary>Agent → control plane: it has begun to act on the hypervisor.</summary>
 public sealed record DomainOperationStarted(

@@ -22,5 +22,8 @@ public static class AgentQueues
         typeof(HostRegistration),
         typeof(HostHeartbeat),
         typeof(HostInventory),
+        typeof(RunStorageOperation),
+        typeof(StorageOperationStarted),
+        typeof(StorageOperationFinished),
     ];
 }

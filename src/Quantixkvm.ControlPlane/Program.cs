@@ -27,12 +27,14 @@ builder.Services.AddQuantixkvmEventStore(postgres, options);
 builder.Services.AddSingleton<ChangeHub>();
 builder.Services.AddScoped<AggregateCommands>();
 builder.Services.AddScoped<VmCommands>();
+builder.Services.AddScoped<StorageCommands>();
 builder.Services.AddScoped<HostDirectory>();
 builder.Services.AddHostedService<OperationDeadlineWatcher>();
 
 builder.Services.AddMassTransit(bus =>
 {
     bus.AddConsumer<OperationOutcomeConsumer>();
+    bus.AddConsumer<StorageOutcomeConsumer>();
     bus.AddConsumer<HostReportConsumer>();
     bus.AddConsumer<HeartbeatConsumer>();
     bus.UsingRabbitMq((context, rabbitmq) =>
@@ -48,6 +50,11 @@ builder.Services.AddMassTransit(bus =>
             {
                 consumer.Message<DomainOperationStarted>(m => m.UsePartitioner(byVm, x => x.Message.VmId));
                 consumer.Message<DomainOperationFinished>(m => m.UsePartitioner(byVm, x => x.Message.VmId));
+            });
+            e.ConfigureConsumer<StorageOutcomeConsumer>(context, consumer =>
+            {
+                consumer.Message<StorageOperationStarted>(m => m.UsePartitioner(byVm, x => x.Message.TargetId));
+                consumer.Message<StorageOperationFinished>(m => m.UsePartitioner(byVm, x => x.Message.TargetId));
             });
         });
         rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHosts, e =>

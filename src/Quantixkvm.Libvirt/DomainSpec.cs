@@ -8,6 +8,11 @@ namespace Quantixkvm.Libvirt;
 /// <param name="MemoryMiB">Memory in MiB (both the maximum and the current allocation).</param>
 /// <param name="DomainType">libvirt's domain type: <c>test</c>, <c>qemu</c> or <c>kvm</c> (see <see cref="DomainXml.DomainTypeFor(string)"/>).</param>
 /// <param name="Metadata">Key/value pairs stored as attributes of the Quantixkvm metadata element; keys must be XML names without a colon.</param>
+/// <param name="Disks">The domain's disks and CD-ROM drives; none when null.</param>
+/// <param name="SerialLogPath">
+/// An absolute host file the serial console writes to (kept after the guest stops, readable without
+/// a console client); null for a pseudo-terminal.
+/// </param>
 public sealed record DomainSpec(
     Guid Uuid,
     string Name,
@@ -15,4 +20,6 @@ public sealed record DomainSpec(
     int Vcpus,
     int MemoryMiB,
     string DomainType,
-    IReadOnlyDictionary<string, string>? Metadata = null);
+    IReadOnlyDictionary<string, string>? Metadata = null,
+    IReadOnlyList<DiskSpec>? Disks = null,
+    string? SerialLogPath = null);

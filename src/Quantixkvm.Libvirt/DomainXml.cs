@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using System.Xml;
 using System.Xml.Linq;
 
@@ -8,7 +9,7 @@ namespace Quantixkvm.Libvirt;
 /// Builds and reads libvirt domain XML with System.Xml.Linq, so every name, title and metadata
 /// value is escaped by the XML writer rather than pasted into a string.
 /// </summary>
-public static class DomainXml
+public static partial class DomainXml
 {
     /// <summary>The namespace of the Quantixkvm metadata element inside a domain's <c>&lt;metadata&gt;</c>.</summary>
     public const string MetadataNamespace = "https://quantixkvm.dev/xmlns/vm/1";
@@ -25,7 +26,9 @@ public static class DomainXml
 
     /// <summary>
     /// A minimal x86_64 HVM domain: name, UUID, title, Quantixkvm metadata, memory, vCPUs, ACPI/APIC
-    /// (so that a graceful shutdown can reach a QEMU guest), a serial console and a memory balloon.
+    /// (so that a graceful shutdown can reach a QEMU guest), the spec's disks, a serial console (a
+    /// pseudo-terminal, or the spec's log file) and a memory balloon. When any disk has a boot order
+    /// the domain-wide <c>&lt;boot dev='hd'/&gt;</c> is left out, since libvirt refuses both together.
     /// Accepted by libvirt's test driver as well as by the QEMU driver (<c>qemu</c>/<c>kvm</c>).
     /// </summary>
     /// <exception cref="ArgumentException">A field is empty, out of range, or not representable in XML.</exception>
@@ -51,6 +54,12 @@ public static class DomainXml
             throw new ArgumentException("The domain title must be a single line.", nameof(spec));
         }
 
+        List<XElement> disks = BuildDisks(spec.Disks);
+        bool perDeviceBoot = spec.Disks?.Any(disk => disk.BootOrder is not null) == true;
+        string? serialLog = spec.SerialLogPath is null
+            ? null
+            : XmlInput.AbsolutePath(spec.SerialLogPath, nameof(spec) + "." + nameof(spec.SerialLogPath));
+
         string memory = spec.MemoryMiB.ToString(CultureInfo.InvariantCulture);
         var domain = new XElement(
             "domain",
@@ -68,7 +77,7 @@ public static class DomainXml
             new XElement(
                 "os",
                 new XElement("type", new XAttribute("arch", "x86_64"), "hvm"),
-                new XElement("boot", new XAttribute("dev", "hd"))),
+                perDeviceBoot ? null : new XElement("boot", new XAttribute("dev", "hd"))),
             new XElement("features", new XElement("acpi"), new XElement("apic")),
             new XElement("clock", new XAttribute("offset", "utc")),
             new XElement("on_poweroff", "destroy"),
@@ -76,17 +85,59 @@ public static class DomainXml
             new XElement("on_crash", "destroy"),
             new XElement(
                 "devices",
+                disks,
                 new XElement(
                     "serial",
-                    new XAttribute("type", "pty"),
+                    new XAttribute("type", serialLog is null ? "pty" : "file"),
+                    SerialSource(serialLog),
                     new XElement("target", new XAttribute("port", "0"))),
                 new XElement(
                     "console",
-                    new XAttribute("type", "pty"),
+                    new XAttribute("type", serialLog is null ? "pty" : "file"),
+                    SerialSource(serialLog),
                     new XElement("target", new XAttribute("type", "serial"), new XAttribute("port", "0"))),
                 new XElement("memballoon", new XAttribute("model", "virtio"))));
 
         return new XDocument(domain).ToString();
+    }
+
+    /// <summary>
+    /// One disk's <c>&lt;disk&gt;</c> element, as it goes into a domain's devices and as
+    /// <see cref="LibvirtDomain.AttachDevice"/> and <see cref="LibvirtDomain.DetachDevice"/> take it
+    /// (libvirt finds the disk to detach by its target device).
+    /// </summary>
+    /// <exception cref="ArgumentException">A field is empty, invalid, or the combination is impossible.</exception>
+    public static string Disk(DiskSpec disk) => BuildDisk(disk, nameof(disk)).ToString();
+
+    /// <summary>
+    /// The disks (<c>&lt;devices&gt;&lt;disk&gt;</c>) of a domain's XML, in document order: target device,
+    /// kind, source and serial. Disks without a target device are skipped.
+    /// </summary>
+    /// <exception cref="XmlException">The text is not well-formed XML.</exception>
+    public static IReadOnlyList<DomainDisk> ReadDisks(string domainXml)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(domainXml);
+        XElement? devices = XDocument.Parse(domainXml).Root?.Element("devices");
+        var disks = new List<DomainDisk>();
+        foreach (XElement disk in devices?.Elements("disk") ?? [])
+        {
+            string? target = disk.Element("target")?.Attribute("dev")?.Value;
+            if (string.IsNullOrEmpty(target))
+            {
+                continue;
+            }
+
+            XElement? source = disk.Element("source");
+            disks.Add(new DomainDisk(
+                target,
+                disk.Attribute("device")?.Value ?? "disk",
+                source?.Attribute("pool")?.Value,
+                source?.Attribute("volume")?.Value,
+                source?.Attribute("file")?.Value,
+                disk.Element("serial")?.Value));
+        }
+
+        return disks;
     }
 
     /// <summary>
@@ -183,6 +234,120 @@ public static class DomainXml
 
         return vm;
     }
+
+    private static List<XElement> BuildDisks(IReadOnlyList<DiskSpec>? disks)
+    {
+        var elements = new List<XElement>();
+        if (disks is null)
+        {
+            return elements;
+        }
+
+        const string field = "spec." + nameof(DomainSpec.Disks);
+        var targets = new HashSet<string>(StringComparer.Ordinal);
+        var bootOrders = new HashSet<int>();
+        for (int i = 0; i < disks.Count; i++)
+        {
+            DiskSpec disk = disks[i];
+            elements.Add(BuildDisk(disk, $"{field}[{i}]"));
+            if (!targets.Add(disk.TargetDev))
+            {
+                throw new ArgumentException($"The target device '{disk.TargetDev}' is used by two disks.", field);
+            }
+
+            if (disk.BootOrder is int order && !bootOrders.Add(order))
+            {
+                // libvirt refuses two devices with the same boot order.
+                throw new ArgumentException($"The boot order {order} is given to two disks.", field);
+            }
+        }
+
+        return elements;
+    }
+
+    private static XElement BuildDisk(DiskSpec disk, string field)
+    {
+        ArgumentNullException.ThrowIfNull(disk, field);
+        string bus = XmlInput.OneOf(disk.Bus, field + "." + nameof(disk.Bus), "virtio", "sata", "scsi");
+        string device = XmlInput.OneOf(disk.Device, field + "." + nameof(disk.Device), "disk", "cdrom");
+        string format = XmlInput.OneOf(disk.DriverFormat, field + "." + nameof(disk.DriverFormat), "raw", "qcow2");
+
+        string targetField = field + "." + nameof(disk.TargetDev);
+        if (disk.TargetDev is null || !TargetDevPattern().IsMatch(disk.TargetDev))
+        {
+            throw new ArgumentException(
+                $"The {targetField} '{disk.TargetDev}' is not a device name such as 'vdb' or 'sda'.", targetField);
+        }
+
+        // libvirt derives the disk's index on its bus from the name, so the prefix must fit the bus.
+        string prefix = bus == "virtio" ? "vd" : "sd";
+        if (!disk.TargetDev.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException(
+                $"The {targetField} '{disk.TargetDev}' must start with '{prefix}' on the {bus} bus.", targetField);
+        }
+
+        if (device == "cdrom" && bus == "virtio")
+        {
+            throw new ArgumentException("A CD-ROM cannot be on the virtio bus, which has no removable media.", field + "." + nameof(disk.Bus));
+        }
+
+        bool volume = disk.SourcePool is not null || disk.SourceVolume is not null;
+        if (volume && disk.SourceFile is not null)
+        {
+            throw new ArgumentException("A disk has either a pool volume or a file as its source, not both.", field);
+        }
+
+        XElement? source = null;
+        if (volume)
+        {
+            source = new XElement(
+                "source",
+                new XAttribute("pool", XmlInput.Name(disk.SourcePool, field + "." + nameof(disk.SourcePool))),
+                new XAttribute("volume", XmlInput.Name(disk.SourceVolume, field + "." + nameof(disk.SourceVolume))));
+        }
+        else if (disk.SourceFile is not null)
+        {
+            source = new XElement(
+                "source", new XAttribute("file", XmlInput.AbsolutePath(disk.SourceFile, field + "." + nameof(disk.SourceFile))));
+        }
+        else if (device != "cdrom")
+        {
+            throw new ArgumentException("A disk needs a source: a pool volume or a file (only a CD-ROM may be empty).", field);
+        }
+
+        if (disk.BootOrder is < 1)
+        {
+            throw new ArgumentOutOfRangeException(field + "." + nameof(disk.BootOrder), disk.BootOrder, "A boot order starts at 1.");
+        }
+
+        string serialField = field + "." + nameof(disk.Serial);
+        if (disk.Serial is not null && !SerialPattern().IsMatch(disk.Serial))
+        {
+            throw new ArgumentException(
+                $"The {serialField} '{disk.Serial}' must be 1 to 20 letters, digits or '_', '.', '+', '-'.", serialField);
+        }
+
+        return new XElement(
+            "disk",
+            new XAttribute("type", volume ? "volume" : "file"),
+            new XAttribute("device", device),
+            new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", format)),
+            source,
+            new XElement("target", new XAttribute("dev", disk.TargetDev), new XAttribute("bus", bus)),
+            disk.BootOrder is int order ? new XElement("boot", new XAttribute("order", order.ToString(CultureInfo.InvariantCulture))) : null,
+            disk.ReadOnly ? new XElement("readonly") : null,
+            disk.Serial is null ? null : new XElement("serial", disk.Serial));
+    }
+
+    private static XElement? SerialSource(string? logPath) =>
+        logPath is null ? null : new XElement("source", new XAttribute("path", logPath));
+
+    [GeneratedRegex(@"^(vd|sd)[a-z]{1,3}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex TargetDevPattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.+\-]{1,20}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex SerialPattern();
 
     private static void RequireXmlText(string text, string what)
     {

@@ -168,6 +168,74 @@ public sealed unsafe class LibvirtConnection : IDisposable
         return domains;
     }
 
+    /// <summary>
+    /// Defines (or redefines, when the name and UUID match an existing one) a persistent storage pool
+    /// from its XML description (<c>virStoragePoolDefineXML</c>, see <see cref="StoragePoolXml"/>).
+    /// The pool is neither built nor started.
+    /// </summary>
+    public LibvirtStoragePool DefineStoragePool(string poolXml)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(poolXml);
+        ThrowIfDisposed();
+        StoragePoolHandle pool = LibvirtRuntime.Check(
+            NativeMethods.virStoragePoolDefineXML(handle, poolXml, 0), "virStoragePoolDefineXML");
+        return LibvirtStoragePool.Adopt(pool);
+    }
+
+    /// <summary>The storage pool with this name, or null when libvirt has none (<c>VIR_ERR_NO_STORAGE_POOL</c>).</summary>
+    public LibvirtStoragePool? FindStoragePool(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ThrowIfDisposed();
+        StoragePoolHandle? pool = LibvirtRuntime.CheckOrNull(
+            NativeMethods.virStoragePoolLookupByName(handle, name),
+            "virStoragePoolLookupByName",
+            LibvirtErrorCode.NoStoragePool);
+        return pool is null ? null : LibvirtStoragePool.Adopt(pool);
+    }
+
+    /// <summary>
+    /// Every storage pool the driver knows, running or merely defined (<c>virConnectListAllStoragePools</c>
+    /// with no filter). The caller owns the returned pools and should dispose them.
+    /// </summary>
+    public IReadOnlyList<LibvirtStoragePool> ListStoragePools()
+    {
+        ThrowIfDisposed();
+        nint* array = null;
+        int count = NativeMethods.virConnectListAllStoragePools(handle, &array, 0);
+        return LibvirtRuntime.TakeAll(
+            array,
+            count,
+            "virConnectListAllStoragePools",
+            static pool => new StoragePoolHandle(pool),
+            LibvirtStoragePool.Adopt);
+    }
+
+    /// <summary>
+    /// Defines (or redefines, when the UUID matches) a secret from its XML description
+    /// (<c>virSecretDefineXML</c>, see <see cref="SecretXml"/>); its value is set separately.
+    /// libvirt's test driver has no secrets and fails with <c>VIR_ERR_NO_SUPPORT</c>.
+    /// </summary>
+    public LibvirtSecret DefineSecret(string secretXml)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(secretXml);
+        ThrowIfDisposed();
+        SecretHandle secret = LibvirtRuntime.Check(
+            NativeMethods.virSecretDefineXML(handle, secretXml, 0), "virSecretDefineXML");
+        return LibvirtSecret.Adopt(secret);
+    }
+
+    /// <summary>The secret with this UUID, or null when libvirt has none (<c>VIR_ERR_NO_SECRET</c>).</summary>
+    public LibvirtSecret? FindSecret(Guid uuid)
+    {
+        ThrowIfDisposed();
+        SecretHandle? secret = LibvirtRuntime.CheckOrNull(
+            NativeMethods.virSecretLookupByUUIDString(handle, uuid.ToString("D")),
+            "virSecretLookupByUUIDString",
+            LibvirtErrorCode.NoSecret);
+        return secret is null ? null : LibvirtSecret.Adopt(secret);
+    }
+
     /// <summary>Closes the connection (<c>virConnectClose</c>).</summary>
     public void Dispose() => handle.Dispose();
 

@@ -19,6 +19,9 @@ public sealed unsafe class LibvirtDomain : IDisposable
         UndefineManagedSave | UndefineSnapshotsMetadata,
     ];
 
+    private const uint AffectLive = 1 << 0;   // VIR_DOMAIN_AFFECT_LIVE
+    private const uint AffectConfig = 1 << 1; // VIR_DOMAIN_AFFECT_CONFIG
+
     private readonly DomainHandle handle;
 
     private LibvirtDomain(DomainHandle handle, Guid uuid, string name)
@@ -104,6 +107,103 @@ public sealed unsafe class LibvirtDomain : IDisposable
         return NativeMethods.TakeString(xml)!;
     }
 
+    /// <summary>
+    /// Adds a device, e.g. a disk from <see cref="DomainXml.Disk"/>, to the running domain
+    /// (<paramref name="live"/>), to its persistent definition (<paramref name="config"/>), or both
+    /// (<c>virDomainAttachDeviceFlags</c>). With neither, libvirt affects the domain's current state.
+    /// libvirt's test driver does not support it (<c>VIR_ERR_NO_SUPPORT</c>).
+    /// </summary>
+    public void AttachDevice(string deviceXml, bool live, bool config)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(deviceXml);
+        ThrowIfDisposed();
+        LibvirtRuntime.Check(
+            NativeMethods.virDomainAttachDeviceFlags(handle, deviceXml, AffectFlags(live, config)),
+            "virDomainAttachDeviceFlags");
+    }
+
+    /// <summary>
+    /// Removes a device, found by its XML (a disk by its target device), from the running domain,
+    /// its persistent definition, or both (<c>virDomainDetachDeviceFlags</c>). A live detach only asks
+    /// the guest, which may release the device after this call returns.
+    /// </summary>
+    public void DetachDevice(string deviceXml, bool live, bool config)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(deviceXml);
+        ThrowIfDisposed();
+        LibvirtRuntime.Check(
+            NativeMethods.virDomainDetachDeviceFlags(handle, deviceXml, AffectFlags(live, config)),
+            "virDomainDetachDeviceFlags");
+    }
+
+    /// <summary>
+    /// The domain's disks as its current XML describes them (the running configuration of a running
+    /// domain, else the persistent one): target device, source and serial.
+    /// </summary>
+    public IReadOnlyList<DomainDisk> ListDisks() => DomainXml.ReadDisks(GetXml());
+
+    /// <summary>
+    /// Takes a snapshot described by <paramref name="snapshotXml"/> (<c>virDomainSnapshotCreateXML</c>,
+    /// see <see cref="SnapshotXml.Build"/>). libvirt's test driver refuses
+    /// <see cref="SnapshotCreateFlags.DiskOnly"/>.
+    /// </summary>
+    public LibvirtDomainSnapshot CreateSnapshot(string snapshotXml, SnapshotCreateFlags flags = SnapshotCreateFlags.None)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(snapshotXml);
+        ThrowIfDisposed();
+        SnapshotHandle snapshot = LibvirtRuntime.Check(
+            NativeMethods.virDomainSnapshotCreateXML(handle, snapshotXml, (uint)flags), "virDomainSnapshotCreateXML");
+        return LibvirtDomainSnapshot.Adopt(snapshot, Uuid);
+    }
+
+    /// <summary>The snapshot with this name, or null when the domain has none (<c>VIR_ERR_NO_DOMAIN_SNAPSHOT</c>).</summary>
+    public LibvirtDomainSnapshot? FindSnapshot(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ThrowIfDisposed();
+        SnapshotHandle? snapshot = LibvirtRuntime.CheckOrNull(
+            NativeMethods.virDomainSnapshotLookupByName(handle, name, 0),
+            "virDomainSnapshotLookupByName",
+            LibvirtErrorCode.NoDomainSnapshot);
+        return snapshot is null ? null : LibvirtDomainSnapshot.Adopt(snapshot, Uuid);
+    }
+
+    /// <summary>
+    /// Every snapshot of the domain (<c>virDomainListAllSnapshots</c> with no filter). The caller owns
+    /// the returned snapshots and should dispose them.
+    /// </summary>
+    public IReadOnlyList<LibvirtDomainSnapshot> ListSnapshots()
+    {
+        ThrowIfDisposed();
+        nint* array = null;
+        int count = NativeMethods.virDomainListAllSnapshots(handle, &array, 0);
+        Guid uuid = Uuid;
+        return LibvirtRuntime.TakeAll(
+            array,
+            count,
+            "virDomainListAllSnapshots",
+            static snapshot => new SnapshotHandle(snapshot),
+            snapshot => LibvirtDomainSnapshot.Adopt(snapshot, uuid));
+    }
+
+    /// <summary>
+    /// Returns the domain to the state of <paramref name="snapshot"/> (<c>virDomainRevertToSnapshot</c>);
+    /// without flags it ends up running or shut off as it was when the snapshot was taken.
+    /// </summary>
+    /// <exception cref="ArgumentException">The snapshot belongs to another domain.</exception>
+    public void RevertToSnapshot(LibvirtDomainSnapshot snapshot, SnapshotRevertFlags flags = SnapshotRevertFlags.None)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ThrowIfDisposed();
+        if (snapshot.DomainUuid != Uuid)
+        {
+            throw new ArgumentException($"Snapshot '{snapshot.Name}' belongs to another domain than {this}.", nameof(snapshot));
+        }
+
+        LibvirtRuntime.Check(
+            NativeMethods.virDomainRevertToSnapshot(snapshot.Handle, (uint)flags), "virDomainRevertToSnapshot");
+    }
+
     /// <summary>Releases this object's libvirt reference (<c>virDomainFree</c>).</summary>
     public void Dispose() => handle.Dispose();
 
@@ -132,6 +232,9 @@ public sealed unsafe class LibvirtDomain : IDisposable
             throw;
         }
     }
+
+    private static uint AffectFlags(bool live, bool config) =>
+        (live ? AffectLive : 0) | (config ? AffectConfig : 0);
 
     private static bool IsRefusedFlags(LibvirtException error) =>
         error.ErrorCode is LibvirtErrorCode.NoSupport

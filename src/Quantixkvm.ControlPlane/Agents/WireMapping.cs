@@ -1,5 +1,7 @@
 using Quantixkvm.Contracts;
+using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
+using WireStorageKind = Quantixkvm.Contracts.StorageOperationKind;
 
 namespace Quantixkvm.ControlPlane.Agents;
 
@@ -18,6 +20,11 @@ public static class WireMapping
         OperationKind.Pause => DomainOperationKind.Pause,
         OperationKind.Resume => DomainOperationKind.Resume,
         OperationKind.Delete => DomainOperationKind.Delete,
+        OperationKind.AttachDisk => DomainOperationKind.AttachDisk,
+        OperationKind.DetachDisk => DomainOperationKind.DetachDisk,
+        OperationKind.CreateSnapshot => DomainOperationKind.CreateSnapshot,
+        OperationKind.RevertSnapshot => DomainOperationKind.RevertSnapshot,
+        OperationKind.DeleteSnapshot => DomainOperationKind.DeleteSnapshot,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this operation kind"),
     };
 
@@ -38,4 +45,32 @@ public static class WireMapping
         DomainPowerState.Unknown => PowerState.Unknown,
         _ => PowerState.Unknown, // a newer agent's state this control plane does not know yet
     };
+
+    public static WireStorageKind ToWire(this Domain.Storage.StorageOperationKind kind) => kind switch
+    {
+        Domain.Storage.StorageOperationKind.CreatePool => WireStorageKind.CreatePool,
+        Domain.Storage.StorageOperationKind.RefreshPool => WireStorageKind.RefreshPool,
+        Domain.Storage.StorageOperationKind.DeletePool => WireStorageKind.DeletePool,
+        Domain.Storage.StorageOperationKind.CreateVolume => WireStorageKind.CreateVolume,
+        Domain.Storage.StorageOperationKind.ResizeVolume => WireStorageKind.ResizeVolume,
+        Domain.Storage.StorageOperationKind.DeleteVolume => WireStorageKind.DeleteVolume,
+        Domain.Storage.StorageOperationKind.SnapshotVolume => WireStorageKind.SnapshotVolume,
+        Domain.Storage.StorageOperationKind.RevertVolume => WireStorageKind.RevertVolume,
+        Domain.Storage.StorageOperationKind.DeleteVolumeSnapshot => WireStorageKind.DeleteVolumeSnapshot,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this storage operation kind"),
+    };
+
+    public static string ToWire(this VolumeFormat format) => format == VolumeFormat.Qcow2 ? "qcow2" : "raw";
+
+    public static string ToWire(this DiskBus bus) => bus switch
+    {
+        DiskBus.Virtio => "virtio",
+        DiskBus.Sata => "sata",
+        DiskBus.Scsi => "scsi",
+        _ => throw new ArgumentOutOfRangeException(nameof(bus), bus, "no wire name for this bus"),
+    };
+
+    public static StoragePoolSpecification ToWire(this ReadModels.StoragePoolView pool) => new(
+        pool.Id, StoragePoolSpecification.LibvirtNameFor(pool.Id), pool.Location.Kind == PoolKind.Rbd ? "rbd" : "dir", pool.Location.Path,
+        pool.Location.CephPool, pool.Location.CephMonitors, pool.Location.CephUser);
 }

@@ -4,12 +4,14 @@ using Quantixkvm.ControlPlane.Configuration;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Domain;
 using Quantixkvm.Domain.Placement;
+using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.ControlPlane.Commands;
 
 /// <summary>What a client asks for when creating a VM.</summary>
-public sealed record CreateVmRequest(string Name, int Vcpus, int MemoryMiB, Guid? HostId, bool Start);
+public sealed record CreateVmRequest(
+    string Name, int Vcpus, int MemoryMiB, Guid? HostId, bool Start, IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null);
 
 /// <summary>No host can take the VM; carries placement's per-host reasons.</summary>
 public sealed class NoHostAvailableException(PlacementResult placement)
@@ -35,15 +37,103 @@ public sealed class VmCommands(
         // A repeated create finds its VM already placed; placement runs only for a new one, under the
         // placement lock until the VM is appended, so the allocations it read still hold when it lands.
         var existing = await session.LoadAsync<VmView>(vmId, cancellationToken);
-        await using var placementLock = existing is null ? await PlacementLock.AcquireAsync(store, cancellationToken) : null;
-        var hostId = existing?.HostId ?? await PlaceAsync(request, cancellationToken);
-        return await commands.HandleAsync<VmState, VmEvent>(
-            vmId, VmState.Initial, VmDecider.Evolve,
-            (state, context) => VmDecider.Decide(
-                new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start),
-                state),
-            metadata, expectedVersion: null, cancellationToken);
+        var locks = new List<AdvisoryLock>();
+        try
+        {
+            Guid hostId;
+            if (existing is null)
+            {
+                // Volumes first, in id order (no deadlock between two creates), then placement.
+                foreach (var volumeId in (request.Disks ?? []).Select(d => d.VolumeId).Distinct().Order())
+                {
+                    locks.Add(await AdvisoryLock.ForAsync(store, volumeId, cancellationToken));
+                }
+
+                var diskHost = await CheckVolumesAsync(vmId, request.Disks ?? [], request.HostId, "create", cancellationToken);
+                locks.Add(await AdvisoryLock.PlacementAsync(store, cancellationToken));
+                hostId = await PlaceAsync(request with { HostId = request.HostId ?? diskHost }, cancellationToken);
+            }
+            else
+            {
+                hostId = existing.HostId;
+            }
+
+            return await commands.HandleAsync<VmState, VmEvent>(
+                vmId, VmState.Initial, VmDecider.Evolve,
+                (state, context) => VmDecider.Decide(
+                    new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
+                        request.Disks, request.CloudInit),
+                    state),
+                metadata, expectedVersion: null, cancellationToken);
+        }
+        finally
+        {
+            foreach (var held in Enumerable.Reverse(locks))
+            {
+                await held.DisposeAsync();
+            }
+        }
     }
+
+    /// <summary>Attaches a volume: checked (ready, free, reachable from the VM's host) and reserved under the volume's lock.</summary>
+    public async Task<CommandResult> AttachDiskAsync(
+        Guid vmId, DiskRequest disk, CommandMetadata metadata, long? expectedVersion, CancellationToken cancellationToken)
+    {
+        await using var held = await AdvisoryLock.ForAsync(store, disk.VolumeId, cancellationToken);
+        var vm = await session.LoadAsync<VmView>(vmId, cancellationToken);
+        if (vm is { DeletedAt: null } && !vm.Disks.Any(d => d.Disk.VolumeId == disk.VolumeId))
+        {
+            await CheckVolumesAsync(vmId, [disk], vm.HostId, "attach-disk", cancellationToken);
+        }
+
+        return await HandleAsync(vmId, (ctx, t) => new AttachDisk(ctx, t, disk), metadata, expectedVersion, cancellationToken);
+    }
+
+    /// <summary>
+    /// Every volume must exist, be ready and free (or already this VM's), and be reachable from the host:
+    /// a dir pool's volumes only from its own host. Returns the host the dir pools pin the VM to, if any.
+    /// </summary>
+    private async Task<Guid?> CheckVolumesAsync(
+        Guid vmId, IReadOnlyList<DiskRequest> disks, Guid? hostId, string command, CancellationToken cancellationToken)
+    {
+        Guid? pinned = hostId;
+        foreach (var disk in disks)
+        {
+            var volume = await session.LoadAsync<VolumeView>(disk.VolumeId, cancellationToken);
+            if (volume is null || volume.Status == StorageStatus.Deleted)
+            {
+                throw Rejected(RejectionCode.NotFound, $"volume {disk.VolumeId} does not exist", command);
+            }
+
+            if (volume.Status != StorageStatus.Ready)
+            {
+                throw Rejected(RejectionCode.InvalidState, $"volume '{volume.Name}' is {volume.Status.ToString().ToUpperInvariant()}, not READY", command);
+            }
+
+            if (volume.AttachedToVmId is { } other && other != vmId)
+            {
+                throw Rejected(RejectionCode.Conflict, $"volume '{volume.Name}' is already attached to VM {other}", command);
+            }
+
+            var pool = await session.LoadAsync<StoragePoolView>(volume.PoolId, cancellationToken);
+            if (pool?.Location is { Kind: PoolKind.Dir, HostId: { } poolHost })
+            {
+                if (pinned is { } host && host != poolHost)
+                {
+                    throw Rejected(RejectionCode.InvalidState,
+                        $"volume '{volume.Name}' is in dir pool '{pool.Name}' on host {poolHost}, which host {host} cannot reach; use a shared (RBD) pool",
+                        command);
+                }
+
+                pinned = poolHost;
+            }
+        }
+
+        return pinned;
+    }
+
+    private static CommandRejectedException Rejected(RejectionCode code, string message, string command) =>
+        new(new Rejection(code, message, Command: command));
 
     /// <summary>A lifecycle command from a client (start, stop, …), or a report from a host turned into a command.</summary>
     public Task<CommandResult> HandleAsync(

@@ -1,3 +1,4 @@
+using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.ControlPlane.Configuration;
@@ -28,4 +29,8 @@ public sealed class ControlPlaneOptions
     public OperationTimeouts Timeouts => OperationTimeoutSeconds is { } seconds
         ? OperationTimeouts.All(TimeSpan.FromSeconds(seconds))
         : OperationTimeouts.Default;
+
+    public StorageTimeouts StorageTimeouts => OperationTimeoutSeconds is { } seconds
+        ? new StorageTimeouts(TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(seconds))
+        : StorageTimeouts.Default;
 }

@@ -7,6 +7,7 @@ using MassTransit;
 using Quantixkvm.ControlPlane.Agents;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Contracts;
+using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 using Quantixkvm.Hosting;
 
@@ -24,6 +25,12 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
     {
         foreach (var e in page.Events)
         {
+            if (e.Data is StorageOperationRequested storage)
+            {
+                await DispatchStorageAsync(e, storage, operations, cancellationToken);
+                continue;
+            }
+
             if (e.Data is not VmOperationRequested requested)
             {
                 continue;
@@ -46,12 +53,30 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
 
             var correlationId = Guid.TryParse(e.CorrelationId, out var parsed) ? parsed : requested.OperationId;
             using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = correlationId });
+            var disks = new List<DiskAttachment>();
+            foreach (var disk in vm.Disks)
+            {
+                if (await DiskAsync(disk.Disk, operations, cancellationToken) is { } wire)
+                {
+                    disks.Add(wire);
+                }
+            }
+
+            var (pendingDisk, snapshot) = requested.Kind is OperationKind.Create or OperationKind.Start or OperationKind.Stop or OperationKind.Reboot
+                or OperationKind.Pause or OperationKind.Resume or OperationKind.Delete
+                ? (null, null)
+                : await DetailsAsync(e, requested.OperationId, operations, cancellationToken);
+            var wireDisk = pendingDisk is null ? null : await DiskAsync(pendingDisk, operations, cancellationToken);
             var message = new RunDomainOperation(
                 requested.OperationId, requested.CommandId, correlationId, requested.HostId,
                 requested.Kind.ToWire(), requested.Force,
                 new DomainSpecification(vm.Id, vm.Name, vm.Vcpus, vm.MemoryMiB),
-                requested.DesiredPowerState.ToWire(), requested.Deadline);
-            await SendAsync(message, cancellationToken);
+                requested.DesiredPowerState.ToWire(), requested.Deadline,
+                Disks: disks,
+                Disk: wireDisk,
+                Snapshot: snapshot,
+                CloudInit: vm.CloudInit is { } ci ? new CloudInitSeed(ci.UserData, ci.MetaData, ci.NetworkConfig) : null);
+            await SendAsync(message.HostId, message.OperationId, message.CorrelationId, message, cancellationToken);
             logger.LogInformation("Dispatched {Kind} operation {OperationId} for VM {VmId} to host {HostId}",
                 requested.Kind, requested.OperationId, requested.VmId, requested.HostId);
         }
@@ -59,21 +84,93 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
         return NullChangeListener.Instance;
     }
 
+    private async Task DispatchStorageAsync(IEvent e, StorageOperationRequested requested, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        var operation = await operations.LoadAsync<StorageOperationView>(requested.OperationId, cancellationToken);
+        if (operation is null || operation.IsFinished)
+        {
+            logger.LogInformation("Storage operation {OperationId} already {Status}; not dispatched", requested.OperationId, operation?.Status);
+            return;
+        }
+
+        var volume = operation.IsOnPool ? null : await operations.LoadAsync<VolumeView>(requested.TargetId, cancellationToken);
+        var pool = await operations.LoadAsync<StoragePoolView>(volume?.PoolId ?? requested.TargetId, cancellationToken);
+        if (pool is null || (!operation.IsOnPool && volume is null))
+        {
+            logger.LogError("Storage operation {OperationId} names {TargetId}, which has no read model; not dispatched", requested.OperationId, requested.TargetId);
+            return;
+        }
+
+        VolumeSpecification? spec = null;
+        if (volume is not null)
+        {
+            var source = volume.Source.CloneOf is { } sourceId ? await operations.LoadAsync<VolumeView>(sourceId, cancellationToken) : null;
+            spec = new VolumeSpecification(
+                volume.Id, volume.Name, volume.Format.ToWire(), volume.SizeBytes, source?.Name, source?.Format.ToWire(), volume.Source.Linked,
+                volume.Source.ImportUrl, volume.Source.Sha256);
+        }
+
+        var correlationId = Guid.TryParse(e.CorrelationId, out var parsed) ? parsed : requested.OperationId;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { [Logging.CorrelationId] = correlationId });
+        var message = new RunStorageOperation(
+            requested.OperationId, requested.CommandId, correlationId, requested.HostId, requested.TargetId, requested.Kind.ToWire(), pool.ToWire(),
+            spec, requested.Name, requested.SizeBytes, requested.Deadline);
+        await SendAsync(message.HostId, message.OperationId, correlationId, message, cancellationToken);
+        logger.LogInformation("Dispatched {Kind} storage operation {OperationId} on {TargetId} to host {HostId}",
+            requested.Kind, requested.OperationId, requested.TargetId, requested.HostId);
+    }
+
+    private static async Task<DiskAttachment?> DiskAsync(VmDisk disk, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        var volume = await operations.LoadAsync<VolumeView>(disk.VolumeId, cancellationToken);
+        var pool = volume is null ? null : await operations.LoadAsync<StoragePoolView>(volume.PoolId, cancellationToken);
+        return volume is null || pool is null
+            ? null
+            : new DiskAttachment(disk.VolumeId, disk.TargetDev, disk.Bus.ToWire(), disk.BootOrder, disk.ReadOnly, pool.ToWire(), volume.Name,
+                volume.Format.ToWire());
+    }
+
+    /// <summary>
+    /// The disk or snapshot an operation concerns, from the VM's own stream as of the request (the read
+    /// model may have moved on by the time dispatch runs).
+    /// </summary>
+    private static async Task<(VmDisk? Disk, SnapshotSpecification? Snapshot)> DetailsAsync(
+        IEvent e, Guid operationId, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        var history = (await operations.Events.FetchStreamAsync(e.StreamId, version: e.Version + 4, token: cancellationToken))
+            .Select(x => x.Data).ToList();
+        foreach (var data in history)
+        {
+            switch (data)
+            {
+                case VmDiskAttachRequested a when a.OperationId == operationId:
+                    return (a.Disk, null);
+                case VmDiskDetachRequested d when d.OperationId == operationId:
+                    return (history.OfType<VmDiskAttached>().LastOrDefault(x => x.Disk.VolumeId == d.VolumeId)?.Disk, null);
+                case VmSnapshotRequested r when r.OperationId == operationId:
+                    return (null, new SnapshotSpecification(r.Name, r.Description, r.WithMemory));
+            }
+        }
+
+        return (null, null);
+    }
+
     /// <summary>
     /// Retries until the broker takes the message: dispatch must neither skip a command nor let the
     /// daemon give up on the subscription because RabbitMQ blinked.
     /// </summary>
-    private async Task SendAsync(RunDomainOperation message, CancellationToken cancellationToken)
+    private async Task SendAsync<T>(Guid hostId, Guid operationId, Guid correlationId, T message, CancellationToken cancellationToken)
+        where T : class
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(message.HostId)}"));
+                var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(hostId)}"));
                 await endpoint.Send(message, context =>
                 {
-                    context.CorrelationId = message.CorrelationId;
-                    context.MessageId = message.OperationId;
+                    context.CorrelationId = correlationId;
+                    context.MessageId = operationId;
                 }, cancellationToken);
                 return;
             }
@@ -83,7 +180,7 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
                 // Dispatch waits here, in order, until the broker is back; past a few tries that is an operator's problem.
                 logger.Log(attempt < 5 ? LogLevel.Warning : LogLevel.Error, ex,
                     "Sending operation {OperationId} to host {HostId} failed (attempt {Attempt}); dispatch is held, retrying in {Delay}",
-                    message.OperationId, message.HostId, attempt, delay);
+                    operationId, hostId, attempt, delay);
                 await Task.Delay(delay, cancellationToken);
             }
         }

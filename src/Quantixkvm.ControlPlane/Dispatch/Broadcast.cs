@@ -89,6 +89,9 @@ public sealed class ChangeHub
 {
     public Broadcast<ReadModels.VmView> Vms { get; } = new();
     public Broadcast<ReadModels.OperationView> Operations { get; } = new();
+    public Broadcast<ReadModels.StoragePoolView> Pools { get; } = new();
+    public Broadcast<ReadModels.VolumeView> Volumes { get; } = new();
+    public Broadcast<ReadModels.StorageOperationView> StorageOperations { get; } = new();
 }
 
 public static class ObservableFilter

@@ -4,6 +4,7 @@ using JasperFx.Events.Projections;
 using Marten;
 using Marten.Subscriptions;
 using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.ControlPlane.Dispatch;
@@ -19,6 +20,7 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
     public override async Task<IChangeListener> ProcessEventsAsync(
         EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
     {
+        await PublishStorageAsync(page, operations, cancellationToken);
         var vmEvents = page.Events.Where(e => e.Data is VmEvent).ToList();
         if (vmEvents.Count == 0 || (hub.Vms.SubscriberCount == 0 && hub.Operations.SubscriberCount == 0))
         {
@@ -70,4 +72,49 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
 
         return NullChangeListener.Instance;
     }
+
+    /// <summary>
+    /// Pools, volumes and storage operations are published as they are once the batch is read (not step
+    /// by step like VMs): a subscriber sees each change, possibly with later ones already folded in.
+    /// </summary>
+    private async Task PublishStorageAsync(EventRange page, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        if (hub.Pools.SubscriberCount + hub.Volumes.SubscriberCount + hub.StorageOperations.SubscriberCount == 0)
+        {
+            return;
+        }
+
+        var pools = new HashSet<Guid>();
+        var volumes = new HashSet<Guid>();
+        foreach (var e in page.Events.OrderBy(e => e.Sequence))
+        {
+            if (e.Data is StorageOperationRequested or StorageOperationStarted or StorageOperationSucceeded or StorageOperationFailed
+                    or StorageOperationTimedOut && OperationIdOf(e.Data) is { } operationId
+                && await operations.LoadAsync<StorageOperationView>(operationId, cancellationToken) is { } operation)
+            {
+                hub.StorageOperations.Publish(operation);
+            }
+
+            if (e.Data is StorageEvent && pools.Add(e.StreamId) && await operations.LoadAsync<StoragePoolView>(e.StreamId, cancellationToken) is { } pool)
+            {
+                hub.Pools.Publish(pool);
+            }
+
+            if (VolumeView.VolumeIdOf(e) is { } volumeId && volumes.Add(volumeId)
+                && await operations.LoadAsync<VolumeView>(volumeId, cancellationToken) is { } volume)
+            {
+                hub.Volumes.Publish(volume);
+            }
+        }
+    }
+
+    private static Guid? OperationIdOf(object data) => data switch
+    {
+        StorageOperationRequested e => e.OperationId,
+        StorageOperationStarted e => e.OperationId,
+        StorageOperationSucceeded e => e.OperationId,
+        StorageOperationFailed e => e.OperationId,
+        StorageOperationTimedOut e => e.OperationId,
+        _ => null,
+    };
 }

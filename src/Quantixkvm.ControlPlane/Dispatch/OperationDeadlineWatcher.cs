@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Quantixkvm.ControlPlane.Commands;
 using Quantixkvm.ControlPlane.Configuration;
 using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.ControlPlane.Dispatch;
@@ -55,6 +56,28 @@ public sealed class OperationDeadlineWatcher(
             catch (CommandRejectedException ex)
             {
                 logger.LogInformation("Operation {OperationId} not timed out: {Reason}", operation.Id, ex.Message);
+            }
+        }
+
+        var overdueStorage = await session.Query<StorageOperationView>()
+            .Where(o => (o.Status == OperationStatus.Pending || o.Status == OperationStatus.Running) && o.Deadline < now)
+            .Take(500)
+            .ToListAsync(cancellationToken);
+        var storage = scope.ServiceProvider.GetRequiredService<StorageCommands>();
+        foreach (var operation in overdueStorage)
+        {
+            try
+            {
+                await storage.OutcomeAsync(
+                    operation, context => new TimeOutStorageOperation(context, operation.Id),
+                    new CommandMetadata($"timeout:{operation.Id}", "system:deadline-watcher", operation.CorrelationId ?? operation.Id.ToString(), operation.CommandId),
+                    cancellationToken);
+                logger.LogWarning("Storage operation {OperationId} ({Kind} on {TargetId}) timed out at {Deadline}",
+                    operation.Id, operation.Kind, operation.TargetId, operation.Deadline);
+            }
+            catch (CommandRejectedException ex)
+            {
+                logger.LogInformation("Storage operation {OperationId} not timed out: {Reason}", operation.Id, ex.Message);
             }
         }
     }

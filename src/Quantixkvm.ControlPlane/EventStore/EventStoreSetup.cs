@@ -69,6 +69,12 @@ public static class EventStoreSetup
         store.Projections.Add(new VmViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new OperationViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new HostViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new StoragePoolViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new VolumeViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new StorageOperationViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new TemplateViewProjection(), ProjectionLifecycle.Inline);
+        store.Schema.For<VolumeView>().Index(x => x.PoolId);
+        store.Schema.For<StorageOperationView>().Index(x => x.Status);
         store.Schema.For<OperationView>().Index(x => x.VmId).Index(x => x.Status);
         store.Schema.For<VmView>().Index(x => x.HostId);
         store.Schema.For<HostLiveness>();

@@ -17,6 +17,15 @@ public sealed record VmView
     public PowerState DesiredPowerState { get; init; } = PowerState.Stopped;
     public Guid? CurrentOperationId { get; init; }
 
+    /// <summary>The VM's disks, including ones being attached or detached (see <see cref="VmDiskView.State"/>).</summary>
+    public IReadOnlyList<VmDiskView> Disks { get; init; } = [];
+
+    public IReadOnlyList<VmSnapshot> Snapshots { get; init; } = [];
+    public string? CurrentSnapshot { get; init; }
+
+    /// <summary>Kept for the agent's seed disk; user-data may hold secrets, so the API shows only meta-data.</summary>
+    public CloudInitConfig? CloudInit { get; init; }
+
     /// <summary>The stream version: what a client passes back as <c>expectedVersion</c>.</summary>
     public long Version { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
@@ -42,13 +51,41 @@ public sealed record VmView
             (_, null) => null,
             (VmOperationRequested e, _) => view with { DesiredPowerState = e.DesiredPowerState, CurrentOperationId = e.OperationId },
             (VmOperationSucceeded e, _) => Finished(view, e.OperationId) with { PowerState = e.ObservedPowerState },
-            (VmOperationFailed e, _) => Finished(view, e.OperationId) with { PowerState = e.ObservedPowerState },
-            (VmOperationTimedOut e, _) => Finished(view, e.OperationId),
             (VmPowerStateObserved e, _) => view with { PowerState = e.ObservedPowerState },
             (VmDeleted e, _) => view with { DeletedAt = e.DeletedAt, CurrentOperationId = null },
+            (VmDiskAttachRequested e, _) => view with { Disks = [.. view.Disks, new VmDiskView(e.Disk, AttachmentState.Attaching)] },
+            (VmDiskAttached e, _) => view with
+            {
+                Disks = [.. view.Disks.Where(d => d.Disk.VolumeId != e.Disk.VolumeId), new VmDiskView(e.Disk, AttachmentState.Attached)],
+            },
+            (VmDiskDetachRequested e, _) => view with
+            {
+                Disks = view.Disks.Select(d => d.Disk.VolumeId == e.VolumeId ? d with { State = AttachmentState.Detaching } : d).ToList(),
+            },
+            (VmDiskDetached e, _) => view with { Disks = view.Disks.Where(d => d.Disk.VolumeId != e.VolumeId).ToList() },
+            (VmCloudInitConfigured e, _) => view with { CloudInit = new CloudInitConfig(e.UserData, e.MetaData, e.NetworkConfig) },
+            (VmSnapshotTaken e, _) => view with { Snapshots = [.. view.Snapshots, e.Snapshot], CurrentSnapshot = e.Snapshot.Name },
+            (VmSnapshotReverted e, _) => view with { CurrentSnapshot = e.Name },
+            (VmSnapshotDeleted e, _) => WithoutSnapshot(view, e.Name),
+            // A detach that failed leaves the disk attached.
+            (VmOperationFailed or VmOperationTimedOut, _) => view with
+            {
+                Disks = view.Disks.Select(d => d.State == AttachmentState.Detaching ? d with { State = AttachmentState.Attached } : d).ToList(),
+            } is var v && @event.Data is VmOperationFailed f ? Finished(v, f.OperationId) with { PowerState = f.ObservedPowerState }
+                : Finished(v, ((VmOperationTimedOut)@event.Data).OperationId),
             _ => view,
         };
         return updated is null ? null : updated with { Version = @event.Version, UpdatedAt = @event.Timestamp };
+    }
+
+    private static VmView WithoutSnapshot(VmView view, string name)
+    {
+        var parent = view.Snapshots.FirstOrDefault(s => s.Name == name)?.Parent;
+        return view with
+        {
+            Snapshots = view.Snapshots.Where(s => s.Name != name).Select(s => s.Parent == name ? s with { Parent = parent } : s).ToList(),
+            CurrentSnapshot = view.CurrentSnapshot == name ? parent : view.CurrentSnapshot,
+        };
     }
 
     private static VmView Finished(VmView view, Guid operationId) =>
@@ -59,3 +96,6 @@ public sealed class VmViewProjection : SingleStreamProjection<VmView, Guid>
 {
     public override VmView? Evolve(VmView? snapshot, Guid id, IEvent e) => VmView.After(snapshot, e);
 }
+
+/// <summary>A disk of a VM and where it stands: being attached, attached, or being detached.</summary>
+public sealed record VmDiskView(VmDisk Disk, AttachmentState State);

@@ -96,4 +96,74 @@ internal static unsafe class LibvirtRuntime
 
         return handle;
     }
+
+    /// <summary>
+    /// The handle, or null when it is NULL because libvirt reported <paramref name="notFound"/>
+    /// (an absent object is an answer, not a failure); any other error is thrown.
+    /// </summary>
+    internal static T? CheckOrNull<T>(T handle, string operation, LibvirtErrorCode notFound)
+        where T : SafeHandle
+    {
+        if (!handle.IsInvalid)
+        {
+            return handle;
+        }
+
+        LibvirtException error = TakeLastError(operation);
+        handle.Dispose();
+        return error.ErrorCode == notFound ? null : throw error;
+    }
+
+    /// <summary>
+    /// Wraps every object of a libvirt-allocated array (as <c>virConnectListAll*</c> return them):
+    /// every element is owned first, so that none leaks if wrapping one fails, and the array itself
+    /// is freed with the C library's free. Throws the thread's last error when <paramref name="count"/>
+    /// is negative.
+    /// </summary>
+    internal static List<TObject> TakeAll<THandle, TObject>(
+        nint* array,
+        int count,
+        string operation,
+        Func<nint, THandle> own,
+        Func<THandle, TObject> adopt)
+        where THandle : SafeHandle
+    {
+        if (count < 0)
+        {
+            throw TakeLastError(operation);
+        }
+
+        var handles = new THandle[count];
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                handles[i] = own(array[i]);
+            }
+        }
+        finally
+        {
+            NativeMethods.FreeLibvirtMemory(array);
+        }
+
+        var objects = new List<TObject>(count);
+        try
+        {
+            foreach (THandle handle in handles)
+            {
+                objects.Add(adopt(handle));
+            }
+        }
+        catch
+        {
+            foreach (THandle handle in handles)
+            {
+                handle.Dispose();
+            }
+
+            throw;
+        }
+
+        return objects;
+    }
 }

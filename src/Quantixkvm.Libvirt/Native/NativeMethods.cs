@@ -99,6 +99,152 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial byte* virDomainGetXMLDesc(DomainHandle domain, uint flags);
 
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int virDomainAttachDeviceFlags(DomainHandle domain, string xml, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int virDomainDetachDeviceFlags(DomainHandle domain, string xml, uint flags);
+
+    // --- domain snapshots -----------------------------------------------------------------
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial SnapshotHandle virDomainSnapshotCreateXML(DomainHandle domain, string xml, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial SnapshotHandle virDomainSnapshotLookupByName(DomainHandle domain, string name, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainListAllSnapshots(DomainHandle domain, nint** snapshots, uint flags);
+
+    /// <summary>Returns a pointer owned by the snapshot object: never free it.</summary>
+    [LibraryImport(Library)]
+    internal static partial byte* virDomainSnapshotGetName(SnapshotHandle snapshot);
+
+    [LibraryImport(Library)]
+    internal static partial byte* virDomainSnapshotGetXMLDesc(SnapshotHandle snapshot, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial SnapshotHandle virDomainSnapshotGetParent(SnapshotHandle snapshot, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainRevertToSnapshot(SnapshotHandle snapshot, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainSnapshotDelete(SnapshotHandle snapshot, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainSnapshotFree(nint snapshot);
+
+    // --- storage pools --------------------------------------------------------------------
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial StoragePoolHandle virStoragePoolDefineXML(ConnectionHandle conn, string xml, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial StoragePoolHandle virStoragePoolLookupByName(ConnectionHandle conn, string name);
+
+    [LibraryImport(Library)]
+    internal static partial int virConnectListAllStoragePools(ConnectionHandle conn, nint** pools, uint flags);
+
+    /// <summary>Returns a pointer owned by the pool object: never free it.</summary>
+    [LibraryImport(Library)]
+    internal static partial byte* virStoragePoolGetName(StoragePoolHandle pool);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolGetUUIDString(StoragePoolHandle pool, byte* buffer);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolBuild(StoragePoolHandle pool, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolCreate(StoragePoolHandle pool, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolSetAutostart(StoragePoolHandle pool, int autostart);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolIsActive(StoragePoolHandle pool);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolRefresh(StoragePoolHandle pool, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolGetInfo(StoragePoolHandle pool, VirStoragePoolInfo* info);
+
+    [LibraryImport(Library)]
+    internal static partial byte* virStoragePoolGetXMLDesc(StoragePoolHandle pool, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolDestroy(StoragePoolHandle pool);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolUndefine(StoragePoolHandle pool);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolListAllVolumes(StoragePoolHandle pool, nint** volumes, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolFree(nint pool);
+
+    // --- storage volumes ------------------------------------------------------------------
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial StorageVolumeHandle virStorageVolLookupByName(StoragePoolHandle pool, string name);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial StorageVolumeHandle virStorageVolCreateXML(StoragePoolHandle pool, string xml, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial StorageVolumeHandle virStorageVolCreateXMLFrom(
+        StoragePoolHandle pool, string xml, StorageVolumeHandle source, uint flags);
+
+    /// <summary>Returns a pointer owned by the volume object: never free it.</summary>
+    [LibraryImport(Library)]
+    internal static partial byte* virStorageVolGetName(StorageVolumeHandle volume);
+
+    /// <summary>Returns a pointer owned by the volume object: never free it.</summary>
+    [LibraryImport(Library)]
+    internal static partial byte* virStorageVolGetKey(StorageVolumeHandle volume);
+
+    /// <summary>Unlike the name and key, the path is allocated for the caller.</summary>
+    [LibraryImport(Library)]
+    internal static partial byte* virStorageVolGetPath(StorageVolumeHandle volume);
+
+    [LibraryImport(Library)]
+    internal static partial int virStorageVolGetInfo(StorageVolumeHandle volume, VirStorageVolInfo* info);
+
+    [LibraryImport(Library)]
+    internal static partial byte* virStorageVolGetXMLDesc(StorageVolumeHandle volume, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStorageVolResize(StorageVolumeHandle volume, ulong capacity, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStorageVolDelete(StorageVolumeHandle volume, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virStorageVolFree(nint volume);
+
+    // --- secrets --------------------------------------------------------------------------
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial SecretHandle virSecretDefineXML(ConnectionHandle conn, string xml, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial SecretHandle virSecretLookupByUUIDString(ConnectionHandle conn, string uuid);
+
+    [LibraryImport(Library)]
+    internal static partial int virSecretGetUUIDString(SecretHandle secret, byte* buffer);
+
+    [LibraryImport(Library)]
+    internal static partial int virSecretSetValue(SecretHandle secret, byte* value, nuint size, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virSecretUndefine(SecretHandle secret);
+
+    [LibraryImport(Library)]
+    internal static partial int virSecretFree(nint secret);
+
     // --- helpers --------------------------------------------------------------------------
 
     /// <summary>
@@ -199,4 +345,93 @@ internal sealed class DomainHandle : SafeHandle
     public override bool IsInvalid => handle == 0;
 
     protected override bool ReleaseHandle() => NativeMethods.virDomainFree(handle) == 0;
+}
+
+/// <summary>Layout of libvirt's <c>struct _virStoragePoolInfo</c> (libvirt-storage.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VirStoragePoolInfo
+{
+    public int State;
+    public ulong Capacity;
+    public ulong Allocation;
+    public ulong Available;
+}
+
+/// <summary>Layout of libvirt's <c>struct _virStorageVolInfo</c> (libvirt-storage.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VirStorageVolInfo
+{
+    public int Type;
+    public ulong Capacity;
+    public ulong Allocation;
+}
+
+/// <summary>Owns one reference to a <c>virDomainSnapshotPtr</c>; released with <c>virDomainSnapshotFree</c>.</summary>
+internal sealed class SnapshotHandle : SafeHandle
+{
+    public SnapshotHandle()
+        : base(invalidHandleValue: 0, ownsHandle: true)
+    {
+    }
+
+    internal SnapshotHandle(nint existing)
+        : this()
+    {
+        SetHandle(existing);
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle() => NativeMethods.virDomainSnapshotFree(handle) == 0;
+}
+
+/// <summary>Owns one reference to a <c>virStoragePoolPtr</c>; released with <c>virStoragePoolFree</c>.</summary>
+internal sealed class StoragePoolHandle : SafeHandle
+{
+    public StoragePoolHandle()
+        : base(invalidHandleValue: 0, ownsHandle: true)
+    {
+    }
+
+    internal StoragePoolHandle(nint existing)
+        : this()
+    {
+        SetHandle(existing);
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle() => NativeMethods.virStoragePoolFree(handle) == 0;
+}
+
+/// <summary>Owns one reference to a <c>virStorageVolPtr</c>; released with <c>virStorageVolFree</c>.</summary>
+internal sealed class StorageVolumeHandle : SafeHandle
+{
+    public StorageVolumeHandle()
+        : base(invalidHandleValue: 0, ownsHandle: true)
+    {
+    }
+
+    internal StorageVolumeHandle(nint existing)
+        : this()
+    {
+        SetHandle(existing);
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle() => NativeMethods.virStorageVolFree(handle) == 0;
+}
+
+/// <summary>Owns one reference to a <c>virSecretPtr</c>; released with <c>virSecretFree</c>.</summary>
+internal sealed class SecretHandle : SafeHandle
+{
+    public SecretHandle()
+        : base(invalidHandleValue: 0, ownsHandle: true)
+    {
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle() => NativeMethods.virSecretFree(handle) == 0;
 }
