@@ -26,6 +26,9 @@ public sealed class LibvirtDaemon : IAsyncDisposable
     /// <summary>The test driver's shared host, reached through this daemon. State lives while any connection is open.</summary>
     public string TestDriverUri => $"test+unix:///default?socket={Socket}";
 
+    /// <summary>The daemon's own QEMU driver (session mode, as the daemon's user), for real domains, pools and secrets.</summary>
+    public string QemuSessionUri => $"qemu+unix:///session?socket={Socket}";
+
     public static async Task<LibvirtDaemon> StartAsync()
     {
         var root = Path.Combine(Path.GetTempPath(), $"qkvm-libvirtd-{Guid.NewGuid():N}"[..30]);
