@@ -41,3 +41,12 @@ export RabbitMq__Username="${RabbitMq__Username:-$QKVM_RABBIT_USER}"
 export RabbitMq__Password="${RabbitMq__Password:-$QKVM_RABBIT_PASSWORD}"
 export RabbitMq__VirtualHost="${RabbitMq__VirtualHost:-/}"
 export RabbitMq__ManagementPort="${RabbitMq__ManagementPort:-$QKVM_RABBIT_MGMT_PORT}"
+
+# Ceph (infra/dev/ceph.sh): private single-node cluster (one mon, one osd) on
+# 127.0.0.1 for RBD storage pools. `infra/dev/ceph.sh env` prints the rest
+# (ceph.conf path, client key, mon address).
+export QKVM_CEPH_MON_PORT="${QKVM_CEPH_MON_PORT:-16789}"       # mon, msgr v2
+export QKVM_CEPH_MON_V1_PORT="${QKVM_CEPH_MON_V1_PORT:-16790}" # mon, msgr v1 (libvirt/QEMU <host port=...>)
+export QKVM_CEPH_OSD_PORT_MIN="${QKVM_CEPH_OSD_PORT_MIN:-16800}" # osd's ms bind port range
+export QKVM_CEPH_OSD_PORT_MAX="${QKVM_CEPH_OSD_PORT_MAX:-16830}"
+export QKVM_CEPH_POOL="${QKVM_CEPH_POOL:-qkvm}"
