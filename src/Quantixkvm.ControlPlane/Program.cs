@@ -28,6 +28,7 @@ builder.Services.AddSingleton<ChangeHub>();
 builder.Services.AddScoped<AggregateCommands>();
 builder.Services.AddScoped<VmCommands>();
 builder.Services.AddScoped<StorageCommands>();
+builder.Services.AddScoped<VmProvisioning>();
 builder.Services.AddScoped<HostDirectory>();
 builder.Services.AddHostedService<OperationDeadlineWatcher>();
 

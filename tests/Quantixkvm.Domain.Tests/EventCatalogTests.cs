@@ -1,18 +1,37 @@
 using System.Text.RegularExpressions;
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Storage;
+using Quantixkvm.Domain.Templates;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.Domain.Tests;
 
 public partial class EventCatalogTests
 {
-    [GeneratedRegex(@"^[a-z]+\.[a-z-]+\.v[0-9]+$")]
+    [GeneratedRegex(@"^[a-z]+(-[a-z]+)*\.[a-z]+(-[a-z]+)*\.v[0-9]+$")]
     private static partial Regex StoredName();
+
+    /// <summary>The base type of each aggregate's (or family's) events.</summary>
+    private static readonly Type[] EventBases = [typeof(VmEvent), typeof(HostEvent), typeof(StorageEvent), typeof(TemplateEvent)];
+
+    private static bool IsDomainEvent(Type t) => EventBases.Any(t.IsSubclassOf);
 
     private static IEnumerable<Type> ConcreteEventTypes() =>
         typeof(VmEvent).Assembly.GetTypes()
             .Where(t => t is { IsAbstract: false, IsClass: true })
-            .Where(t => t.IsSubclassOf(typeof(VmEvent)) || t.IsSubclassOf(typeof(HostEvent)));
+            .Where(IsDomainEvent);
+
+    /// <summary>The stream a stored name starts with: storage events are a pool's, a volume's, or an operation on either.</summary>
+    private static string AggregatePrefix(Type type) => type switch
+    {
+        _ when type.IsSubclassOf(typeof(VmEvent)) => "vm.",
+        _ when type.IsSubclassOf(typeof(HostEvent)) => "host.",
+        _ when type.IsSubclassOf(typeof(TemplateEvent)) => "template.",
+        _ when type.Name.StartsWith("StoragePool", StringComparison.Ordinal) => "storage-pool.",
+        _ when type.Name.StartsWith("Volume", StringComparison.Ordinal) => "volume.",
+        _ when type.Name.StartsWith("StorageOperation", StringComparison.Ordinal) => "storage.",
+        _ => throw new InvalidOperationException($"the test knows no stored-name prefix for {type.Name}"),
+    };
 
     [Fact]
     public void every_stored_name_is_unique()
@@ -45,8 +64,7 @@ public partial class EventCatalogTests
     [Fact]
     public void the_catalogue_holds_only_concrete_events_of_the_domain()
     {
-        EventCatalog.All.ShouldAllBe(e =>
-            !e.Type.IsAbstract && (e.Type.IsSubclassOf(typeof(VmEvent)) || e.Type.IsSubclassOf(typeof(HostEvent))));
+        EventCatalog.All.ShouldAllBe(e => !e.Type.IsAbstract && IsDomainEvent(e.Type));
     }
 
     [Fact]
@@ -54,7 +72,7 @@ public partial class EventCatalogTests
     {
         foreach (var (type, name) in EventCatalog.All)
         {
-            var prefix = type.IsSubclassOf(typeof(VmEvent)) ? "vm." : "host.";
+            var prefix = AggregatePrefix(type);
             name.ShouldStartWith(prefix, Case.Sensitive, $"{type.Name} is stored as {name}");
         }
     }
@@ -64,5 +82,7 @@ public partial class EventCatalogTests
     {
         EventCatalog.All.Single(e => e.Type == typeof(VmOperationTimedOut)).Name.ShouldBe("vm.operation-timed-out.v1");
         EventCatalog.All.Single(e => e.Type == typeof(HostFactsChanged)).Name.ShouldBe("host.facts-changed.v1");
+        EventCatalog.All.Single(e => e.Type == typeof(StoragePoolDefined)).Name.ShouldBe("storage-pool.defined.v1");
+        EventCatalog.All.Single(e => e.Type == typeof(VmDiskDetached)).Name.ShouldBe("vm.disk-detached.v1");
     }
 }

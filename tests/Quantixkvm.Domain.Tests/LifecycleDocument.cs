@@ -74,7 +74,9 @@ public class LifecycleDocument
             Reboot: TimeSpan.FromMinutes(3),
             Pause: TimeSpan.FromSeconds(30),
             Resume: TimeSpan.FromSeconds(30),
-            Delete: TimeSpan.FromMinutes(1)));
+            Delete: TimeSpan.FromMinutes(1),
+            Disk: TimeSpan.FromMinutes(1),
+            Snapshot: TimeSpan.FromMinutes(5)));
     }
 
     [Fact]
@@ -98,6 +100,11 @@ public class LifecycleDocument
                 ["pause"] = Show(d.Pause),
                 ["resume"] = Show(d.Resume),
                 ["delete"] = Show(d.Delete),
+                ["attach-disk"] = Show(d.Disk),
+                ["detach-disk"] = Show(d.Disk),
+                ["create-snapshot"] = Show(d.Snapshot),
+                ["revert-snapshot"] = Show(d.Snapshot),
+                ["delete-snapshot"] = Show(d.Snapshot),
             },
             ignoreOrder: true);
     }

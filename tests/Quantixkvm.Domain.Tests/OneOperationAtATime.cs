@@ -19,10 +19,18 @@ public class OneOperationAtATime
         (OperationKind.Pause, false, PowerState.Running),
         (OperationKind.Resume, false, PowerState.Paused),
         (OperationKind.Delete, false, PowerState.Stopped),
+        (OperationKind.AttachDisk, false, PowerState.Running),
+        (OperationKind.DetachDisk, false, PowerState.Stopped),
+        (OperationKind.CreateSnapshot, false, PowerState.Paused),
+        (OperationKind.RevertSnapshot, false, PowerState.Running),
+        (OperationKind.DeleteSnapshot, false, PowerState.Stopped),
     ];
 
+    /// <summary>Only a hung power operation is cut short; disk and snapshot operations, like create and delete, are waited for.</summary>
     private static bool ForcedStopCutsIn(OperationKind kind, bool force, string command) =>
-        command == "stop --force" && kind is not (OperationKind.Create or OperationKind.Delete) && !(kind == OperationKind.Stop && force);
+        command == "stop --force"
+        && kind is OperationKind.Start or OperationKind.Stop or OperationKind.Reboot or OperationKind.Pause or OperationKind.Resume
+        && !(kind == OperationKind.Stop && force);
 
     public static TheoryData<OperationKind, bool, PowerState, string> RefusedWhileBusy
     {
@@ -49,9 +57,10 @@ public class OneOperationAtATime
         var busyId = inFlight == OperationKind.Create ? Fixed.CreateCommandId : BusyCommandId;
         var history = Vm.Busy(inFlight, force, observed, busyId);
         var deadline = history.OfType<VmOperationRequested>().Last().Deadline;
+        var row = TableCommands.For(command);
 
-        var rejection = VmSpec.Given(history)
-            .When(TableCommands.For(command).Make("other-1"))
+        var rejection = VmSpec.Given(row.History(history))
+            .When(row.Make("other-1"))
             .ThenRejected(
                 RejectionCode.InvalidState,
                 containing: $"cannot {command} VM 'web-1': its {inFlight.ToString().ToLowerInvariant()} operation "

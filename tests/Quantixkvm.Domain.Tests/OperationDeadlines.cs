@@ -51,6 +51,8 @@ public class OperationDeadlines
         { OperationKind.Pause, false },
         { OperationKind.Resume, false },
         { OperationKind.Delete, false },
+        { OperationKind.AttachDisk, false },
+        { OperationKind.CreateSnapshot, false },
     };
 
     [Theory]

@@ -54,11 +54,15 @@ public class ThePreconditionTable
         var row = TableCommands.For(command);
         var operationId = Fixed.OperationId(CommandId);
 
-        VmSpec.Given(Vm.IdleIn(observed))
+        VmSpec.Given(row.History(Vm.IdleIn(observed)))
             .When(row.Make(CommandId))
-            .ThenEvents(new VmOperationRequested(
-                Fixed.VmId, operationId, CommandId, row.Kind, row.Force, row.DesiredAfter, Fixed.HostId, Fixed.Actor,
-                RequestedAt: Fixed.Now, Deadline: Fixed.Now + row.Timeout))
+            .ThenEvents(
+            [
+                new VmOperationRequested(
+                    Fixed.VmId, operationId, CommandId, row.Kind, row.Force, row.DesiredAfter, Fixed.HostId, Fixed.Actor,
+                    RequestedAt: Fixed.Now, Deadline: Fixed.Now + row.Timeout),
+                .. row.Expected(operationId, observed),
+            ])
             .WithOperationId(operationId);
     }
 
@@ -70,7 +74,7 @@ public class ThePreconditionTable
         var allowed = VmPreconditions.Table.Single(r => r.Command == command).AllowedFrom;
         var state = TableCommands.Upper(observed);
 
-        var rejection = VmSpec.Given(Vm.IdleIn(observed))
+        var rejection = VmSpec.Given(row.History(Vm.IdleIn(observed)))
             .When(row.Make(CommandId))
             .ThenRejected(
                 RejectionCode.InvalidState,
@@ -95,7 +99,11 @@ public class ThePreconditionTable
     {
         TableCommands.Names.ShouldBeUnique();
         TableCommands.Names.ShouldBe(
-            ["start", "stop", "stop --force", "reboot", "pause", "resume", "delete"], ignoreOrder: true);
+            [
+                "start", "stop", "stop --force", "reboot", "pause", "resume", "delete",
+                "attach-disk", "detach-disk", "create-snapshot", "revert-snapshot", "delete-snapshot",
+            ],
+            ignoreOrder: true);
     }
 
     [Theory]

@@ -76,12 +76,14 @@ public static class PoolDecider
     }
 
     private static StorageDecision? Existing(PoolState state, CommandContext context, StorageOperationKind kind) =>
-        state.Status is null or StorageStatus.Deleted
-            ? state.Operations.All.ContainsKey(StorageOperations.OperationIdFor(state.PoolId, context.CommandId))
-                ? StorageDecision.Accept(StorageOperations.OperationIdFor(state.PoolId, context.CommandId))
-                : StorageDecision.Reject(RejectionCode.NotFound, state.Status is null ? "the pool does not exist" : $"pool '{state.Name}' was deleted",
-                    state.Describe(), StorageOperations.Name(kind))
-            : state.Operations.Precheck(state.PoolId, context.CommandId, kind, state.Describe(), "pool");
+        state.Status switch
+        {
+            null => StorageDecision.Reject(RejectionCode.NotFound, "the pool does not exist", state.Describe(), StorageOperations.Name(kind)),
+            // Once deleted, only a repeat of an earlier command (of the same kind) is answered: with its first result.
+            StorageStatus.Deleted => state.Operations.Precheck(state.PoolId, context.CommandId, kind, state.Describe(), "pool")
+                ?? StorageDecision.Reject(RejectionCode.NotFound, $"pool '{state.Name}' was deleted", state.Describe(), StorageOperations.Name(kind)),
+            _ => state.Operations.Precheck(state.PoolId, context.CommandId, kind, state.Describe(), "pool"),
+        };
 
     private static StorageDecision? Ready(PoolState state, string verb) =>
         state.Status == StorageStatus.Ready

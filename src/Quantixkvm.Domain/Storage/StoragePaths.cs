@@ -20,7 +20,7 @@ public static class StoragePaths
     /// <summary>An absolute, normalised folder: no "..", no "//", no control characters, not the root.</summary>
     public static string? CheckFolder(string? path)
     {
-        if (string.IsNullOrEmpty(path) || !path.StartsWith('/') || path == "/")
+        if (string.IsNullOrEmpty(path) || !path.StartsWith('/') || path.TrimEnd('/').Length == 0)
         {
             return $"a dir pool needs an absolute folder other than '/' (got '{path}')";
         }

@@ -51,11 +51,10 @@ public static class VolumeDecider
         var name = StorageOperations.Name(kind);
         if (state.Status is null or StorageStatus.Deleted)
         {
-            var repeat = StorageOperations.OperationIdFor(state.VolumeId, command.Context.CommandId);
-            return state.Operations.All.ContainsKey(repeat)
-                ? StorageDecision.Accept(repeat)
-                : StorageDecision.Reject(RejectionCode.NotFound, state.Status is null ? "the volume does not exist" : $"volume '{state.Name}' was deleted",
-                    state.Describe(), name);
+            return state.Status is null
+                ? StorageDecision.Reject(RejectionCode.NotFound, "the volume does not exist", state.Describe(), name)
+                : state.Operations.Precheck(state.VolumeId, command.Context.CommandId, kind, state.Describe(), "volume")
+                    ?? StorageDecision.Reject(RejectionCode.NotFound, $"volume '{state.Name}' was deleted", state.Describe(), name);
         }
 
         if (state.Operations.Precheck(state.VolumeId, command.Context.CommandId, kind, state.Describe(), "volume") is { } early)
@@ -195,7 +194,9 @@ public static class ImportSources
 {
     public static string? Check(string url, string? sha256)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file"))
+        // A bare path parses as an implicit file URI on Unix: ask for the scheme to be written out.
+        if (!url.Contains("://", StringComparison.Ordinal) || !Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            || uri.Scheme is not ("http" or "https" or "file"))
         {
             return $"image URL '{url}' must be an absolute http, https or file URL";
         }

@@ -47,7 +47,9 @@ public static class VmDisks
 
     public static string? CheckCloudInit(CloudInitConfig config)
     {
-        var size = (config.UserData?.Length ?? 0) + config.MetaData.Length + (config.NetworkConfig?.Length ?? 0);
+        // The seed disk holds UTF-8 files: count their bytes, not characters.
+        var size = System.Text.Encoding.UTF8.GetByteCount(config.UserData ?? "") + System.Text.Encoding.UTF8.GetByteCount(config.MetaData)
+            + System.Text.Encoding.UTF8.GetByteCount(config.NetworkConfig ?? "");
         if (string.IsNullOrWhiteSpace(config.MetaData))
         {
             return "cloud-init meta-data must not be empty (it holds the instance id)";

@@ -8,9 +8,9 @@ internal static class Cmd
     public static CreateVm Create(
         string commandId = Fixed.CreateCommandId, string name = Fixed.VmName, int vcpus = Fixed.Vcpus,
         int memoryMiB = Fixed.MemoryMiB, Guid? hostId = null, bool start = false, Guid? vmId = null,
-        OperationTimeouts? timeouts = null) =>
+        OperationTimeouts? timeouts = null, IReadOnlyList<DiskRequest>? disks = null, CloudInitConfig? cloudInit = null) =>
         new(Fixed.Context(commandId), timeouts ?? Fixed.Timeouts, vmId ?? Fixed.VmId, name, vcpus, memoryMiB,
-            hostId ?? Fixed.HostId, start);
+            hostId ?? Fixed.HostId, start, disks, cloudInit);
 
     public static StartVm Start(string commandId = "start-1") => new(Fixed.Context(commandId), Fixed.Timeouts);
 
@@ -26,6 +26,20 @@ internal static class Cmd
 
     public static DeleteVm Delete(string commandId = "delete-1") => new(Fixed.Context(commandId), Fixed.Timeouts);
 
+    public static AttachDisk Attach(string commandId = "attach-1", Guid? volumeId = null, DiskBus bus = DiskBus.Virtio, int? bootOrder = null) =>
+        new(Fixed.Context(commandId), Fixed.Timeouts, new DiskRequest(volumeId ?? Fixed.SpareVolume, bus, bootOrder));
+
+    public static DetachDisk Detach(string commandId = "detach-1", Guid? volumeId = null) =>
+        new(Fixed.Context(commandId), Fixed.Timeouts, volumeId ?? Fixed.DataVolume);
+
+    public static CreateSnapshot Snapshot(string commandId = "snapshot-1", string name = "snap-1", string description = Fixed.SnapshotDescription) =>
+        new(Fixed.Context(commandId), Fixed.Timeouts, name, description);
+
+    public static RevertSnapshot Revert(string commandId = "revert-1", string name = "snap-1") => new(Fixed.Context(commandId), Fixed.Timeouts, name);
+
+    public static DeleteSnapshot DeleteSnapshot(string commandId = "delete-snapshot-1", string name = "snap-1") =>
+        new(Fixed.Context(commandId), Fixed.Timeouts, name);
+
     /// <summary>The lifecycle command for an operation of this kind (and force).</summary>
     public static VmLifecycleCommand For(OperationKind kind, bool force, string commandId) => kind switch
     {
@@ -36,6 +50,11 @@ internal static class Cmd
         OperationKind.Pause => Pause(commandId),
         OperationKind.Resume => Resume(commandId),
         OperationKind.Delete => Delete(commandId),
+        OperationKind.AttachDisk => Attach(commandId),
+        OperationKind.DetachDisk => Detach(commandId),
+        OperationKind.CreateSnapshot => Snapshot(commandId),
+        OperationKind.RevertSnapshot => Revert(commandId),
+        OperationKind.DeleteSnapshot => DeleteSnapshot(commandId),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "the tests know no command for this kind"),
     };
 

@@ -29,9 +29,18 @@ internal static class Fixed
         Reboot: TimeSpan.FromMinutes(5),
         Pause: TimeSpan.FromMinutes(6),
         Resume: TimeSpan.FromMinutes(7),
-        Delete: TimeSpan.FromMinutes(8));
+        Delete: TimeSpan.FromMinutes(8),
+        Disk: TimeSpan.FromMinutes(9),
+        Snapshot: TimeSpan.FromMinutes(10));
 
     public static CommandContext Context(string commandId, DateTimeOffset? now = null) => new(commandId, Actor, now ?? Now);
+
+    /// <summary>Volumes a VM's disks are made of; fixed so a test can name them in expected events.</summary>
+    public static readonly Guid BootVolume = new("0b0070a1-0000-4000-8000-000000000001");
+    public static readonly Guid DataVolume = new("0b0070a1-0000-4000-8000-000000000002");
+    public static readonly Guid SpareVolume = new("0b0070a1-0000-4000-8000-000000000003");
+
+    public const string SnapshotDescription = "before the upgrade";
 
     /// <summary>The id of the operation this command id starts on the fixed VM.</summary>
     public static Guid OperationId(string commandId) => VmDecider.OperationIdFor(VmId, commandId);

@@ -1,4 +1,6 @@
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Storage;
+using Quantixkvm.Domain.Templates;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.Domain.Tests.Support;
@@ -15,6 +17,27 @@ internal static class HostSpec
 {
     public static Scenario<HostState, HostEvent, HostCommand> Given(params HostEvent[] history) =>
         new(history.Aggregate(HostState.Initial, HostDecider.Evolve), HostDecider.Decide, HostDecider.Evolve);
+}
+
+/// <summary>The same for the storage pool decider.</summary>
+internal static class PoolSpec
+{
+    public static Scenario<PoolState, StorageEvent, StorageCommand> Given(params StorageEvent[] history) =>
+        new(history.Aggregate(PoolState.Initial, PoolDecider.Evolve), PoolDecider.Decide, PoolDecider.Evolve);
+}
+
+/// <summary>The same for the volume decider.</summary>
+internal static class VolumeSpec
+{
+    public static Scenario<VolumeState, StorageEvent, StorageCommand> Given(params StorageEvent[] history) =>
+        new(history.Aggregate(VolumeState.Initial, VolumeDecider.Evolve), VolumeDecider.Decide, VolumeDecider.Evolve);
+}
+
+/// <summary>The same for the template decider (<c>TemplateSpec</c> is the domain's name for a template's content).</summary>
+internal static class TemplateScenario
+{
+    public static Scenario<TemplateState, TemplateEvent, TemplateCommand> Given(params TemplateEvent[] history) =>
+        new(history.Aggregate(TemplateState.Initial, TemplateDecider.Evolve), TemplateDecider.Decide, TemplateDecider.Evolve);
 }
 
 internal sealed class Scenario<TState, TEvent, TCommand>(

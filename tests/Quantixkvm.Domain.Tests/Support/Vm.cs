@@ -37,6 +37,27 @@ internal static class Vm
 
     public static VmDeleted Deleted(DateTimeOffset? at = null) => new(Fixed.VmId, at ?? Fixed.Earlier);
 
+    /// <summary>A disk that became the VM's when it was created (so under the create's operation id).</summary>
+    public static VmDiskAttached DiskAttached(Guid volumeId, string targetDev, DiskBus bus = DiskBus.Virtio, int? bootOrder = null) =>
+        new(Fixed.VmId, Fixed.OperationId(Fixed.CreateCommandId), new VmDisk(volumeId, targetDev, bus, bootOrder, ReadOnly: false), Fixed.Earlier);
+
+    /// <summary>
+    /// A whole snapshot operation, requested and succeeded under <paramref name="commandId"/>, with the VM seen in
+    /// <paramref name="observed"/> before and after.
+    /// </summary>
+    public static VmEvent[] SnapshotTaken(string commandId, string name, string? parent, PowerState observed)
+    {
+        var withMemory = observed is PowerState.Running or PowerState.Paused;
+        var operationId = Fixed.OperationId(commandId);
+        return
+        [
+            Requested(OperationKind.CreateSnapshot, commandId),
+            new VmSnapshotRequested(Fixed.VmId, operationId, OperationKind.CreateSnapshot, name, Fixed.SnapshotDescription, withMemory),
+            Succeeded(commandId, observed),
+            new VmSnapshotTaken(Fixed.VmId, operationId, new VmSnapshot(name, parent, Fixed.SnapshotDescription, withMemory, observed, Fixed.Earlier)),
+        ];
+    }
+
     /// <summary>A VM whose create is recorded but not yet done: observed UNKNOWN, CREATING.</summary>
     public static VmEvent[] BeingCreated() => [Created(), Requested(OperationKind.Create, Fixed.CreateCommandId)];
 

@@ -45,6 +45,7 @@ public sealed class QueryType : ObjectGraphType
         Field<OperationType>("operation")
             .Argument<NonNullGraphType<IdGraphType>>("id")
             .ResolveAsync(async c => await Session(c).LoadAsync<OperationView>(RequestContext.ParseId(c.GetArgument<string>("id"), "id"), c.CancellationToken));
+        StorageFields.AddQueries(this);
     }
 
     private static IQuerySession Session(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<IQuerySession>();
@@ -64,8 +65,19 @@ public sealed class MutationType : ObjectGraphType
             {
                 var input = c.GetArgument<CreateVmInput>("input");
                 var hostId = input.HostId is null ? (Guid?)null : RequestContext.ParseId(input.HostId, "hostId");
-                var request = new CreateVmRequest(input.Name, input.Vcpus, input.MemoryMiB, hostId, input.Start ?? false);
-                return await Run(c, () => Vms(c).CreateAsync(request, RequestContext.Metadata(c, input.CommandId), c.CancellationToken));
+                var metadata = RequestContext.Metadata(c, input.CommandId);
+                var cloudInit = input.CloudInit is { } ci ? VmProvisioning.CloudInit(VmDecider.VmIdForCreate(metadata.CommandId), input.Name, ci) : null;
+                var request = new CreateVmRequest(input.Name, input.Vcpus, input.MemoryMiB, hostId, input.Start ?? false, input.Disks, cloudInit);
+                return await Run(c, () => Vms(c).CreateAsync(request, metadata, c.CancellationToken));
+            });
+        Field<NonNullGraphType<OperationPayloadType>>("createVmFromTemplate")
+            .Description("Clones the template's image (a linked clone unless linked: false) as the VM's boot disk, then creates the VM.")
+            .Argument<NonNullGraphType<CreateVmFromTemplateInputType>>("input")
+            .ResolveAsync(async c =>
+            {
+                var input = c.GetArgument<CreateVmFromTemplateRequest>("input");
+                var metadata = RequestContext.Metadata(c, c.GetArgument<Dictionary<string, object?>>("input").GetValueOrDefault("commandId")?.ToString());
+                return await Run(c, () => c.RequestServices!.GetRequiredService<VmProvisioning>().CreateFromTemplateAsync(input, metadata, c.CancellationToken));
             });
         Lifecycle("startVm", "Powers the VM on. Allowed when STOPPED.", (ctx, t, _) => new StartVm(ctx, t));
         Lifecycle("stopVm", "Shuts the guest down gracefully, or with force: true powers it off (also from PAUSED or UNKNOWN, and over a hung start or shutdown).",
@@ -73,10 +85,41 @@ public sealed class MutationType : ObjectGraphType
         Lifecycle("rebootVm", "Reboots a RUNNING VM.", (ctx, t, _) => new RebootVm(ctx, t));
         Lifecycle("pauseVm", "Suspends a RUNNING VM's vCPUs.", (ctx, t, _) => new PauseVm(ctx, t));
         Lifecycle("resumeVm", "Resumes a PAUSED VM.", (ctx, t, _) => new ResumeVm(ctx, t));
-        Lifecycle("deleteVm", "Undefines a STOPPED (or UNKNOWN) VM from its host.", (ctx, t, _) => new DeleteVm(ctx, t));
+        Lifecycle("deleteVm", "Undefines a STOPPED (or UNKNOWN) VM from its host; its volumes are released, not deleted.", (ctx, t, _) => new DeleteVm(ctx, t));
+        Field<NonNullGraphType<OperationPayloadType>>("attachDisk")
+            .Description("Attaches a volume: hot-plugged into a RUNNING VM and kept in its definition; to a STOPPED one, in its definition.")
+            .Argument<NonNullGraphType<IdGraphType>>("id")
+            .Argument<NonNullGraphType<DiskInputType>>("disk")
+            .Argument<IntGraphType>("expectedVersion")
+            .Argument<IdGraphType>("commandId")
+            .ResolveAsync(async c =>
+            {
+                var vmId = RequestContext.ParseId(c.GetArgument<string>("id"), "id");
+                var disk = c.GetArgument<DiskRequest>("disk");
+                var metadata = RequestContext.Metadata(c, c.GetArgument<string?>("commandId"));
+                return await Run(c, () => Vms(c).AttachDiskAsync(vmId, disk, metadata, c.GetArgument<int?>("expectedVersion"), c.CancellationToken));
+            });
+        Lifecycle("detachDisk", "Detaches a volume (hot-unplug when RUNNING); the volume is kept.",
+            (ctx, t, _, c) => new DetachDisk(ctx, t, RequestContext.ParseId(c.GetArgument<string>("volumeId"), "volumeId")),
+            extra: f => f.Argument<NonNullGraphType<IdGraphType>>("volumeId"));
+        Lifecycle("createVmSnapshot", "Snapshots the VM: with its memory when RUNNING or PAUSED, its disks only when STOPPED.",
+            (ctx, t, _, c) => new CreateSnapshot(ctx, t, c.GetArgument<string>("name"), c.GetArgument<string?>("description") ?? ""),
+            extra: f => f.Argument<NonNullGraphType<StringGraphType>>("name").Argument<StringGraphType>("description"));
+        Lifecycle("revertVmSnapshot", "Returns the VM to a snapshot: its disks, and its memory and power state when the snapshot has them.",
+            (ctx, t, _, c) => new RevertSnapshot(ctx, t, c.GetArgument<string>("name")),
+            extra: f => f.Argument<NonNullGraphType<StringGraphType>>("name"));
+        Lifecycle("deleteVmSnapshot", "Deletes a snapshot; its children become its parent's.",
+            (ctx, t, _, c) => new DeleteSnapshot(ctx, t, c.GetArgument<string>("name")),
+            extra: f => f.Argument<NonNullGraphType<StringGraphType>>("name"));
+        StorageFields.AddMutations(this);
     }
 
-    private void Lifecycle(string name, string description, Func<CommandContext, OperationTimeouts, bool, VmCommand> build, bool withForce = false)
+    private void Lifecycle(string name, string description, Func<CommandContext, OperationTimeouts, bool, VmCommand> build, bool withForce = false) =>
+        Lifecycle(name, description, (ctx, t, force, _) => build(ctx, t, force), withForce);
+
+    private void Lifecycle(
+        string name, string description, Func<CommandContext, OperationTimeouts, bool, IResolveFieldContext, VmCommand> build, bool withForce = false,
+        Action<global::GraphQL.Builders.FieldBuilder<object?, object>>? extra = null)
     {
         var field = Field<NonNullGraphType<OperationPayloadType>>(name)
             .Description(description)
@@ -85,6 +128,8 @@ public sealed class MutationType : ObjectGraphType
         {
             field.Argument<BooleanGraphType>("force");
         }
+
+        extra?.Invoke(field);
 
         field.Argument<IntGraphType>("expectedVersion", "Act only if the VM is still at this version (CONCURRENCY_CONFLICT otherwise).")
             .Argument<IdGraphType>("commandId", "Idempotency key: repeating it returns the same operation.")
@@ -99,7 +144,7 @@ public sealed class MutationType : ObjectGraphType
 
                 var force = withForce && c.GetArgument<bool?>("force") == true;
                 var metadata = RequestContext.Metadata(c, c.GetArgument<string?>("commandId"));
-                return await Run(c, () => Vms(c).HandleAsync(vmId, (ctx, t) => build(ctx, t, force), metadata, expected, c.CancellationToken));
+                return await Run(c, () => Vms(c).HandleAsync(vmId, (ctx, t) => build(ctx, t, force, c), metadata, expected, c.CancellationToken));
             });
     }
 
@@ -158,5 +203,6 @@ public sealed class SubscriptionType : ObjectGraphType
 
                 return new OperationUpdates(services.GetRequiredService<ChangeHub>(), store, id);
             });
+        StorageFields.AddSubscriptions(this);
     }
 }

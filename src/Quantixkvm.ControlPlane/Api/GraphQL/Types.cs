@@ -53,6 +53,11 @@ public sealed class VmType : ObjectGraphType<VmView>
             { CurrentOperationSnapshot: { } snapshot } => snapshot,
             { CurrentOperationId: { } id } => await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<OperationView>(id, c.CancellationToken),
         });
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmDiskType>>>>("disks").Resolve(c => c.Source.Disks);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmSnapshotType>>>>("snapshots")
+            .Description("The snapshot tree: each snapshot names its parent.").Resolve(c => c.Source.Snapshots);
+        Field<StringGraphType>("currentSnapshot").Description("The snapshot the VM's state descends from.").Resolve(c => c.Source.CurrentSnapshot);
+        Field<CloudInitInfoType>("cloudInit").Resolve(c => c.Source.CloudInit);
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<HistoryEntryType>>>>("history")
             .Description("The VM's own events, oldest first: the audit trail of who asked for what, and what the host reported.")
             .ResolveAsync(async c => (await c.RequestServices!.GetRequiredService<IQuerySession>().Events
@@ -136,7 +141,9 @@ public sealed class OperationPayloadType : ObjectGraphType<OperationPayload>
     }
 }
 
-public sealed record CreateVmInput(string Name, int Vcpus, int MemoryMiB, string? HostId, bool? Start, string? CommandId);
+public sealed record CreateVmInput(
+    string Name, int Vcpus, int MemoryMiB, string? HostId, bool? Start, string? CommandId, IReadOnlyList<DiskRequest>? Disks,
+    Commands.CloudInitRequest? CloudInit);
 
 public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
 {
@@ -149,6 +156,8 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         Field<IdGraphType>("hostId").Description("Place on this host; otherwise the online host with the most free memory.");
         Field<BooleanGraphType>("start").Description("Start the VM once it is defined (default false).");
         Field<IdGraphType>("commandId").Description("Idempotency key: repeating it returns the same operation.");
+        Field<ListGraphType<NonNullGraphType<DiskInputType>>>("disks").Description("Volumes for the VM, in order; they get vda, vdb, … (sda, … on SATA/SCSI).");
+        Field<CloudInitInputType>("cloudInit");
     }
 
     public override object ParseDictionary(IDictionary<string, object?> value) => new CreateVmInput(
@@ -157,7 +166,32 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         (int)value["memoryMiB"]!,
         value.TryGetValue("hostId", out var host) ? host?.ToString() : null,
         value.TryGetValue("start", out var start) ? (bool?)start : null,
-        value.TryGetValue("commandId", out var command) ? command?.ToString() : null);
+        value.TryGetValue("commandId", out var command) ? command?.ToString() : null,
+        value.TryGetValue("disks", out var disks) && disks is IEnumerable<object?> list ? list.OfType<DiskRequest>().ToList() : null,
+        value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null);
+}
+
+public sealed class CreateVmFromTemplateInputType : InputObjectGraphType<Commands.CreateVmFromTemplateRequest>
+{
+    public CreateVmFromTemplateInputType()
+    {
+        Name = "CreateVmFromTemplateInput";
+        Field<NonNullGraphType<IdGraphType>>("templateId");
+        Field<NonNullGraphType<StringGraphType>>("name");
+        Field<IdGraphType>("hostId");
+        Field<BooleanGraphType>("start");
+        Field<BooleanGraphType>("linked").Description("A linked clone of the image (default true); false makes a full copy.");
+        Field<CloudInitInputType>("cloudInit");
+        Field<IdGraphType>("commandId");
+    }
+
+    public override object ParseDictionary(IDictionary<string, object?> value) => new Commands.CreateVmFromTemplateRequest(
+        RequestContext.ParseId(value["templateId"]?.ToString(), "templateId"),
+        (string)value["name"]!,
+        value.TryGetValue("hostId", out var h) && h is not null ? RequestContext.ParseId(h.ToString(), "hostId") : null,
+        value.TryGetValue("start", out var s) && s is true,
+        !value.TryGetValue("linked", out var l) || l is not false,
+        value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null);
 }
 
 /// <summary>One stored event with its metadata, as the audit trail shows it.</summary>
