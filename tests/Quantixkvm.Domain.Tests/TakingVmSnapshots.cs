@@ -71,7 +71,7 @@ public class TakingVmSnapshots
             .ThenEvents(
                 new VmOperationSucceeded(Fixed.VmId, SnapshotOperation, PowerState.Running, Fixed.Now),
                 new VmSnapshotTaken(Fixed.VmId, SnapshotOperation,
-                    new VmSnapshot("snap-1", Parent: "base", "after", WithMemory: true, PowerState.Running, Fixed.Now)));
+                    new VmSnapshot("snap-1", Parent: "base", "after", WithMemory: true, PowerState.Running, Fixed.Now, VolumeIds: [])));
     }
 
     [Fact]
@@ -86,7 +86,8 @@ public class TakingVmSnapshots
             .When(Cmd.Complete("snapshot-1", PowerState.Stopped))
             .ThenState();
 
-        state.Snapshots.ShouldBe([new VmSnapshot("snap-1", null, "first", false, PowerState.Stopped, Fixed.Now)]);
+        state.Snapshots.Select(x => x with { VolumeIds = null }).ShouldBe([new VmSnapshot("snap-1", null, "first", false, PowerState.Stopped, Fixed.Now)]);
+        state.Snapshots.Single().VolumeIds.ShouldBeEmpty();
         state.CurrentSnapshot.ShouldBe("snap-1");
         state.PendingSnapshots.ShouldBeEmpty();
     }
@@ -140,6 +141,26 @@ public class TakingVmSnapshots
                 new VmSnapshotRequested(
                     Fixed.VmId, Fixed.OperationId("revert-1"), OperationKind.RevertSnapshot, "base", Fixed.SnapshotDescription, WithMemory: false))
             .ThenState().Describe().ShouldBe("REVERTING");
+    }
+
+    [Fact]
+    public void reverting_to_a_snapshot_taken_with_other_disks_is_refused_until_the_disks_match()
+    {
+        var volume = Guid.Parse("0b0b0b0b-0000-0000-0000-000000000001");
+        VmEvent[] history =
+        [
+            .. Vm.IdleIn(PowerState.Stopped),
+            new VmSnapshotTaken(Fixed.VmId, Fixed.OperationId("snapshot-0"),
+                new VmSnapshot("bare", null, "no disks", false, PowerState.Stopped, Fixed.Earlier, VolumeIds: [])),
+            Vm.DiskAttached(volume, "vda"),
+        ];
+        VmSpec.Given(history)
+            .When(Cmd.Revert("revert-1", "bare"))
+            .ThenRejected(RejectionCode.InvalidState, containing: "attach or detach disks to match before reverting")
+            .Command.ShouldBe("revert-snapshot");
+        VmSpec.Given([.. history, new VmDiskDetached(Fixed.VmId, Fixed.OperationId("detach-1"), volume, "detached", Fixed.Earlier)])
+            .When(Cmd.Revert("revert-1", "bare"))
+            .ThenAccepted().Events.Count.ShouldBe(2);
     }
 
     [Fact]

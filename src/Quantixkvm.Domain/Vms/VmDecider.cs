@@ -275,10 +275,24 @@ public static class VmDecider
                         state.VmId, operationId, OperationKind.CreateSnapshot, snapshot.Name, snapshot.Description, WithMemory: running));
             case RevertSnapshot or DeleteSnapshot:
                 var snapshotName = command is RevertSnapshot r ? r.Name : ((DeleteSnapshot)command).Name;
-                return state.Snapshots.Find(s => s.Name == snapshotName) is { } existing
-                    ? VmDecision.Accept(operationId, new VmSnapshotRequested(
-                        state.VmId, operationId, command.Kind, snapshotName, existing.Description, existing.WithMemory))
-                    : VmDecision.Reject(RejectionCode.NotFound, $"VM '{state.Name}' has no snapshot named '{snapshotName}'", state.Describe(), name);
+                if (state.Snapshots.Find(s => s.Name == snapshotName) is not { } existing)
+                {
+                    return VmDecision.Reject(RejectionCode.NotFound, $"VM '{state.Name}' has no snapshot named '{snapshotName}'", state.Describe(), name);
+                }
+
+                // A revert brings back the snapshot's disk set; so that the VM's disk list (and each volume's
+                // attachment) stays true, the VM must hold the same volumes first.
+                if (command is RevertSnapshot && existing.VolumeIds is { } held
+                    && !held.ToHashSet().SetEquals(state.Disks.Select(d => d.VolumeId)))
+                {
+                    return VmDecision.Reject(RejectionCode.InvalidState,
+                        $"snapshot '{snapshotName}' holds volumes [{string.Join(", ", held)}] but VM '{state.Name}' now has "
+                        + $"[{string.Join(", ", state.Disks.Select(d => d.VolumeId))}]; attach or detach disks to match before reverting",
+                        state.Describe(), name);
+                }
+
+                return VmDecision.Accept(operationId, new VmSnapshotRequested(
+                    state.VmId, operationId, command.Kind, snapshotName, existing.Description, existing.WithMemory));
             default:
                 return VmDecision.Accept(operationId);
         }
@@ -326,7 +340,8 @@ public static class VmDecider
                 break;
             case OperationKind.CreateSnapshot when state.PendingSnapshots.TryGetValue(operationId, out var taken):
                 events.Add(new VmSnapshotTaken(state.VmId, operationId, new VmSnapshot(
-                    taken.Name, state.CurrentSnapshot, taken.Description, taken.WithMemory, state.ObservedPowerState, now)));
+                    taken.Name, state.CurrentSnapshot, taken.Description, taken.WithMemory, state.ObservedPowerState, now,
+                    [.. state.Disks.Select(d => d.VolumeId)])));
                 break;
             case OperationKind.RevertSnapshot when state.PendingSnapshots.TryGetValue(operationId, out var reverted):
                 events.Add(new VmSnapshotReverted(state.VmId, operationId, reverted.Name, now));

@@ -101,5 +101,10 @@ public sealed record DiskRequest(Guid VolumeId, DiskBus Bus = DiskBus.Virtio, in
 /// <summary>NoCloud cloud-init data: the agent builds a <c>cidata</c> seed disk from it.</summary>
 public sealed record CloudInitConfig(string? UserData, string MetaData, string? NetworkConfig);
 
-/// <summary>One snapshot of a VM: with memory when it was taken while the guest ran, disk-only otherwise.</summary>
-public sealed record VmSnapshot(string Name, string? Parent, string Description, bool WithMemory, PowerState PowerState, DateTimeOffset TakenAt);
+/// <summary>
+/// One snapshot of a VM: with memory when it was taken while the guest ran, disk-only otherwise.
+/// <c>VolumeIds</c> are the disks it holds: reverting brings back exactly those.
+/// </summary>
+public sealed record VmSnapshot(
+    string Name, string? Parent, string Description, bool WithMemory, PowerState PowerState, DateTimeOffset TakenAt,
+    IReadOnlyList<Guid>? VolumeIds = null);

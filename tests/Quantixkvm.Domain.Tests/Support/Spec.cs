@@ -65,7 +65,10 @@ internal sealed class Outcome<TState, TEvent>(TState before, Decision<TEvent> de
         actual.Count.ShouldBe(expected.Length, $"events: {listing}");
         for (var i = 0; i < expected.Length; i++)
         {
-            actual[i].ShouldBe(expected[i], $"event #{i} of {listing}");
+            // Structural: events may carry lists, which records compare by reference.
+            actual[i]!.GetType().ShouldBe(expected[i]!.GetType(), $"event #{i} of {listing}");
+            System.Text.Json.JsonSerializer.Serialize(actual[i], actual[i]!.GetType())
+                .ShouldBe(System.Text.Json.JsonSerializer.Serialize(expected[i], expected[i]!.GetType()), $"event #{i} of {listing}");
         }
 
         return this;
