@@ -38,6 +38,8 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         }
 
         File.WriteAllText(Path.Combine(root, "config/libvirt/libvirtd.conf"), $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\n");
+        // QEMU's output goes to files, not to virtlogd (no such daemon runs here).
+        File.WriteAllText(Path.Combine(root, "config/libvirt/qemu.conf"), "stdio_handler = \"file\"\n");
         if (Environment.UserName == "root")
         {
             await RunAsync("chown", "-R", ServiceUser, root);
@@ -57,6 +59,19 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         File.Delete(Socket);
         _process = Launch(Root);
         await WaitForSocketAsync();
+    }
+
+    /// <summary>A folder under the daemon's root that the daemon (and the QEMU it starts) can write to.</summary>
+    public async Task<string> CreateFolderAsync(string name)
+    {
+        var path = Path.Combine(Root, name);
+        Directory.CreateDirectory(path);
+        if (Environment.UserName == "root")
+        {
+            await RunAsync("chown", ServiceUser, path);
+        }
+
+        return path;
     }
 
     private static Process Launch(string root)

@@ -75,9 +75,10 @@ public sealed class MutationType : ObjectGraphType
             .Argument<NonNullGraphType<CreateVmFromTemplateInputType>>("input")
             .ResolveAsync(async c =>
             {
-                var input = c.GetArgument<CreateVmFromTemplateRequest>("input");
-                var metadata = RequestContext.Metadata(c, c.GetArgument<Dictionary<string, object?>>("input").GetValueOrDefault("commandId")?.ToString());
-                return await Run(c, () => c.RequestServices!.GetRequiredService<VmProvisioning>().CreateFromTemplateAsync(input, metadata, c.CancellationToken));
+                var input = c.GetArgument<CreateVmFromTemplateInput>("input");
+                var metadata = RequestContext.Metadata(c, input.CommandId);
+                return await Run(c, () => c.RequestServices!.GetRequiredService<VmProvisioning>()
+                    .CreateFromTemplateAsync(input.Request, metadata, c.CancellationToken));
             });
         Lifecycle("startVm", "Powers the VM on. Allowed when STOPPED.", (ctx, t, _) => new StartVm(ctx, t));
         Lifecycle("stopVm", "Shuts the guest down gracefully, or with force: true powers it off (also from PAUSED or UNKNOWN, and over a hung start or shutdown).",

@@ -171,7 +171,9 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null);
 }
 
-public sealed class CreateVmFromTemplateInputType : InputObjectGraphType<Commands.CreateVmFromTemplateRequest>
+public sealed record CreateVmFromTemplateInput(Commands.CreateVmFromTemplateRequest Request, string? CommandId);
+
+public sealed class CreateVmFromTemplateInputType : InputObjectGraphType<CreateVmFromTemplateInput>
 {
     public CreateVmFromTemplateInputType()
     {
@@ -185,13 +187,15 @@ public sealed class CreateVmFromTemplateInputType : InputObjectGraphType<Command
         Field<IdGraphType>("commandId");
     }
 
-    public override object ParseDictionary(IDictionary<string, object?> value) => new Commands.CreateVmFromTemplateRequest(
-        RequestContext.ParseId(value["templateId"]?.ToString(), "templateId"),
-        (string)value["name"]!,
-        value.TryGetValue("hostId", out var h) && h is not null ? RequestContext.ParseId(h.ToString(), "hostId") : null,
-        value.TryGetValue("start", out var s) && s is true,
-        !value.TryGetValue("linked", out var l) || l is not false,
-        value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null);
+    public override object ParseDictionary(IDictionary<string, object?> value) => new CreateVmFromTemplateInput(
+        new Commands.CreateVmFromTemplateRequest(
+            RequestContext.ParseId(value["templateId"]?.ToString(), "templateId"),
+            (string)value["name"]!,
+            value.TryGetValue("hostId", out var h) && h is not null ? RequestContext.ParseId(h.ToString(), "hostId") : null,
+            value.TryGetValue("start", out var s) && s is true,
+            !value.TryGetValue("linked", out var l) || l is not false,
+            value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null),
+        value.TryGetValue("commandId", out var command) ? command?.ToString() : null);
 }
 
 /// <summary>One stored event with its metadata, as the audit trail shows it.</summary>
