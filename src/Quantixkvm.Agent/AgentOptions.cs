@@ -20,5 +20,37 @@ public sealed class AgentOptions
     /// <summary>How long before an operation's deadline a graceful shutdown is given up, so the failure is reported in time.</summary>
     public double DeadlineMarginSeconds { get; set; } = 1;
 
+    /// <summary>
+    /// The only host folders a volume may be imported from with a <c>file://</c> URL (symbolic links are
+    /// resolved before the check). Empty, the default: no file imports at all.
+    /// </summary>
+    public List<string> ImportRoots { get; set; } = [];
+
+    /// <summary>Where the cloud-init NoCloud seed images (<c>qkvm-&lt;vm&gt;-cidata.iso</c>) are written; QEMU must be able to read it.</summary>
+    public string SeedDirectory { get; set; } = "/var/lib/quantixkvm/seeds";
+
+    /// <summary>
+    /// Where each QEMU guest's serial console is logged (<c>qkvm-&lt;vm&gt;.log</c>); created when missing, and it
+    /// must be writable by the libvirt daemon's user. Not used with libvirt's test driver.
+    /// </summary>
+    public string ConsoleLogDirectory { get; set; } = "/var/log/quantixkvm/console";
+
+    /// <summary>How this host authenticates to Ceph for RBD pools; the key never comes over the wire.</summary>
+    public CephOptions Ceph { get; set; } = new();
+
     public Guid HostId => HostDecider.HostIdFor(HostName);
+}
+
+/// <summary>
+/// The cephx key of the pools' Ceph user (<c>CephUser</c> of the pool, e.g. <c>libvirt</c> for
+/// <c>client.libvirt</c>): <see cref="Key"/> when set, else the <c>[client.USER]</c> entry of the keyring
+/// at <see cref="KeyringPath"/>, else of <c>/etc/ceph/ceph.client.USER.keyring</c>.
+/// </summary>
+public sealed class CephOptions
+{
+    /// <summary>A keyring file (as ceph-authtool writes it) holding the user's <c>key = ...</c>.</summary>
+    public string? KeyringPath { get; set; }
+
+    /// <summary>The base64 cephx key itself; prefer a keyring file readable only by the agent.</summary>
+    public string? Key { get; set; }
 }

@@ -1,8 +1,10 @@
 using MassTransit;
+using Microsoft.Extensions.Options;
 using Quantixkvm.Agent;
 using Quantixkvm.Agent.Consumers;
 using Quantixkvm.Agent.Hypervisor;
 using Quantixkvm.Agent.Reporting;
+using Quantixkvm.Agent.Storage;
 using Quantixkvm.Contracts;
 using Quantixkvm.Hosting;
 
@@ -17,12 +19,24 @@ var rabbit = builder.Configuration.RabbitMqOptions();
 builder.Services.AddSingleton(TimeProvider.System);
 // One connection, reopened only if it dies: libvirt connections are thread-safe, and the test driver keeps its state per open connection.
 builder.Services.AddSingleton(services => new HypervisorConnection(options.LibvirtUri, services.GetService<ILogger<HypervisorConnection>>()));
+builder.Services.AddSingleton<StoragePools>();
+builder.Services.AddSingleton<CloudInitSeeds>();
 builder.Services.AddSingleton<DomainOperations>();
-builder.Services.AddSingleton<OutcomeCache>();
+builder.Services.AddSingleton<OutcomeCache<DomainOutcome>>();
+// Imports stream for as long as their operation's deadline allows: no client-wide timeout.
+builder.Services.AddSingleton(services => new VolumeImporter(
+    services.GetRequiredService<IOptions<AgentOptions>>(),
+    new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    }));
+builder.Services.AddSingleton<StorageOperations>();
+builder.Services.AddSingleton<OutcomeCache<StorageOutcome>>();
 
 builder.Services.AddMassTransit(bus =>
 {
     bus.AddConsumer<RunDomainOperationConsumer>();
+    bus.AddConsumer<RunStorageOperationConsumer>();
     bus.UsingRabbitMq((context, rabbitmq) =>
     {
         rabbitmq.UseQuantixkvmBroker(rabbit);
@@ -35,6 +49,7 @@ builder.Services.AddMassTransit(bus =>
             e.PrefetchCount = 16;
             e.ConcurrentMessageLimit = 8;
             e.ConfigureConsumer<RunDomainOperationConsumer>(context);
+            e.ConfigureConsumer<RunStorageOperationConsumer>(context);
         });
     });
 });

@@ -164,6 +164,35 @@ public static partial class DomainXml
         return kvmUsable ? "kvm" : "qemu";
     }
 
+    /// <summary>
+    /// The domain type to define x86_64 guests with, as the hypervisor's own capabilities XML (see
+    /// <see cref="LibvirtConnection.GetCapabilities"/>) offers them: <c>kvm</c> when the driver can use KVM
+    /// (which the daemon, not this process, must be able to: <c>/dev/kvm</c> may open here and still not
+    /// work, or not be the daemon's to open), else <c>qemu</c> when it offers that, else the first type it
+    /// offers (<c>test</c> for the test driver).
+    /// </summary>
+    /// <exception cref="XmlException">The text is not well-formed XML.</exception>
+    /// <exception cref="ArgumentException">The capabilities offer no domain type for x86_64 or i686 guests.</exception>
+    public static string DomainTypeFromCapabilities(string capabilitiesXml)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(capabilitiesXml);
+        var arches = (XDocument.Parse(capabilitiesXml).Root?.Elements("guest") ?? [])
+            .Where(guest => guest.Element("os_type")?.Value == "hvm")
+            .SelectMany(guest => guest.Elements("arch"))
+            .ToList();
+        List<string> types =
+        [
+            .. arches.Where(arch => arch.Attribute("name")?.Value == "x86_64")
+                .Concat(arches.Where(arch => arch.Attribute("name")?.Value == "i686"))
+                .SelectMany(arch => arch.Elements("domain"))
+                .Select(domain => domain.Attribute("type")?.Value)
+                .OfType<string>(),
+        ];
+        return types.Contains("kvm") ? "kvm"
+            : types.Contains("qemu") ? "qemu"
+            : types.FirstOrDefault() ?? throw new ArgumentException("The capabilities offer no domain type for x86 guests.", nameof(capabilitiesXml));
+    }
+
     /// <summary>Whether <c>/dev/kvm</c> exists and this process may open it for reading and writing.</summary>
     public static bool IsKvmUsable()
     {
@@ -339,6 +368,9 @@ public static partial class DomainXml
             disk.ReadOnly ? new XElement("readonly") : null,
             disk.Serial is null ? null : new XElement("serial", disk.Serial));
     }
+
+    /// <summary>Whether <paramref name="value"/> is a disk target device name, e.g. <c>vda</c> or <c>sdb</c>.</summary>
+    public static bool IsTargetDev(string? value) => value is not null && TargetDevPattern().IsMatch(value);
 
     private static XElement? SerialSource(string? logPath) =>
         logPath is null ? null : new XElement("source", new XAttribute("path", logPath));

@@ -89,6 +89,22 @@ public sealed unsafe class LibvirtConnection : IDisposable
     }
 
     /// <summary>
+    /// The hypervisor's capabilities XML (<c>virConnectGetCapabilities</c>): the host, and per guest
+    /// architecture the domain types the driver can run (see <see cref="DomainXml.DomainTypeFromCapabilities"/>).
+    /// </summary>
+    public string GetCapabilities()
+    {
+        ThrowIfDisposed();
+        byte* xml = NativeMethods.virConnectGetCapabilities(handle);
+        if (xml == null)
+        {
+            throw LibvirtRuntime.TakeLastError("virConnectGetCapabilities");
+        }
+
+        return NativeMethods.TakeString(xml)!;
+    }
+
+    /// <summary>
     /// Defines (or redefines, when the name and UUID match an existing one) a persistent domain
     /// from its XML description (<c>virDomainDefineXML</c>). The domain is not started.
     /// </summary>

@@ -16,7 +16,7 @@ public sealed class DomainOperationsTests : IDisposable
     private readonly DomainOperations _operations;
     private readonly List<Guid> _vms = [];
 
-    public DomainOperationsTests() => _operations = new DomainOperations(new HypervisorConnection(_libvirt), _clock);
+    public DomainOperationsTests() => _operations = AgentParts.Domains(new HypervisorConnection(_libvirt), _clock);
 
     private DateTimeOffset InAMinute => _clock.GetUtcNow().AddMinutes(1);
 

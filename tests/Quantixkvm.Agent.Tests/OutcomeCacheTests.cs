@@ -11,7 +11,7 @@ public sealed class OutcomeCacheTests
     [Fact]
     public async Task an_operation_runs_once_and_a_repeat_gets_its_outcome_without_running()
     {
-        var cache = new OutcomeCache();
+        var cache = new OutcomeCache<DomainOutcome>();
         var operation = Guid.NewGuid();
 
         var first = await cache.GetOrRunAsync(operation, () => Task.FromResult(Failed));
@@ -25,7 +25,7 @@ public sealed class OutcomeCacheTests
     [Fact]
     public async Task a_copy_arriving_while_the_first_runs_waits_for_its_outcome_instead_of_acting()
     {
-        var cache = new OutcomeCache();
+        var cache = new OutcomeCache<DomainOutcome>();
         var operation = Guid.NewGuid();
         var release = new TaskCompletionSource<DomainOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         var runs = 0;
@@ -43,7 +43,7 @@ public sealed class OutcomeCacheTests
     [Fact]
     public async Task a_run_that_throws_is_forgotten_so_a_redelivery_tries_again()
     {
-        var cache = new OutcomeCache();
+        var cache = new OutcomeCache<DomainOutcome>();
         var operation = Guid.NewGuid();
 
         await Should.ThrowAsync<InvalidOperationException>(() => cache.GetOrRunAsync(operation, () => throw new InvalidOperationException("broker down")));
@@ -55,7 +55,7 @@ public sealed class OutcomeCacheTests
     [Fact]
     public async Task past_its_capacity_it_forgets_the_oldest_first()
     {
-        var cache = new OutcomeCache(capacity: 3);
+        var cache = new OutcomeCache<DomainOutcome>(capacity: 3);
         var operations = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
         foreach (var operation in operations)
         {
@@ -76,7 +76,7 @@ public sealed class OutcomeCacheTests
     public async Task parallel_runs_of_many_operations_stay_within_capacity_and_run_each_once()
     {
         const int capacity = 500;
-        var cache = new OutcomeCache(capacity);
+        var cache = new OutcomeCache<DomainOutcome>(capacity);
         var operations = Enumerable.Range(0, 2_000).Select(_ => Guid.NewGuid()).ToArray();
         var runs = 0;
 
@@ -99,7 +99,7 @@ public sealed class OutcomeCacheTests
     [Fact]
     public void a_capacity_below_one_is_refused_when_the_cache_is_made()
     {
-        Should.Throw<ArgumentOutOfRangeException>(() => new OutcomeCache(-1));
-        Should.Throw<ArgumentOutOfRangeException>(() => new OutcomeCache(0));
+        Should.Throw<ArgumentOutOfRangeException>(() => new OutcomeCache<DomainOutcome>(-1));
+        Should.Throw<ArgumentOutOfRangeException>(() => new OutcomeCache<DomainOutcome>(0));
     }
 }

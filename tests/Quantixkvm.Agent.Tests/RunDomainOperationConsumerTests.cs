@@ -33,16 +33,13 @@ public sealed class AgentOnTheBus : IAsyncLifetime
         _host = TestBus.Build(
             _vhost,
             Log,
-            [typeof(DomainOperationStarted), typeof(DomainOperationFinished)],
-            services =>
+            [typeof(DomainOperationStarted), typeof(DomainOperationFinished), typeof(StorageOperationStarted), typeof(StorageOperationFinished)],
+            services => AgentParts.AddOperations(services, LibvirtUri, Options),
+            bus =>
             {
-                services.AddSingleton(TimeProvider.System);
-                services.AddSingleton(_ => new HypervisorConnection(LibvirtUri));
-                services.AddSingleton<DomainOperations>();
-                services.AddSingleton<OutcomeCache>();
-                services.AddSingleton(Microsoft.Extensions.Options.Options.Create(Options));
+                bus.AddConsumer<RunDomainOperationConsumer>();
+                bus.AddConsumer<RunStorageOperationConsumer>();
             },
-            bus => bus.AddConsumer<RunDomainOperationConsumer>(),
             (context, rabbitmq) => rabbitmq.ReceiveEndpoint(AgentQueues.ForHost(Options.HostId), e =>
             {
                 // As Program.cs has it.
@@ -50,6 +47,7 @@ public sealed class AgentOnTheBus : IAsyncLifetime
                 e.PrefetchCount = 16;
                 e.ConcurrentMessageLimit = 8;
                 e.ConfigureConsumer<RunDomainOperationConsumer>(context);
+                e.ConfigureConsumer<RunStorageOperationConsumer>(context);
             }));
         await _host.StartAsync();
     }
@@ -67,7 +65,12 @@ public sealed class AgentOnTheBus : IAsyncLifetime
     }
 
     /// <summary>Sends as the control plane does: by name, to the host's own queue.</summary>
-    public async Task SendAsync(RunDomainOperation command)
+    public Task SendAsync(RunDomainOperation command) => SendAsync<RunDomainOperation>(command);
+
+    public Task SendAsync(RunStorageOperation command) => SendAsync<RunStorageOperation>(command);
+
+    private async Task SendAsync<T>(T command)
+        where T : class
     {
         var bus = _host!.Services.GetRequiredService<IBus>();
         var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(Options.HostId)}"));

@@ -9,21 +9,27 @@ namespace Quantixkvm.EndToEnd.Tests;
 /// PostgreSQL (a schema of its own) and RabbitMQ (a vhost of its own), the agent driving libvirt's
 /// test driver through a private libvirt daemon that the test can open too.
 /// </summary>
-public sealed class Platform : IAsyncLifetime
+public class Platform : IAsyncLifetime
 {
     /// <summary>Short deadlines, so the timeout test does not wait minutes; real operations here take milliseconds.</summary>
     public const int OperationTimeoutSeconds = 6;
 
+    /// <summary>The deadline every operation gets; real guests (<see cref="GuestPlatform"/>) need longer.</summary>
+    protected virtual int OperationDeadlineSeconds => OperationTimeoutSeconds;
+
     private readonly string _schema = TestServices.UniqueName("e2e");
     private readonly string _vhost = TestServices.UniqueName("e2e");
     private LibvirtDaemon? _libvirt;
+
+    protected LibvirtDaemon Daemon => _libvirt!;
 
     public PlatformProcess? ControlPlane { get; private set; }
     public PlatformProcess? Agent { get; private set; }
     public GraphQLClient Api { get; private set; } = null!;
     public Uri Endpoint { get; private set; } = null!;
     public string HostName { get; } = TestServices.UniqueName("e2e-host");
-    public string LibvirtUri => _libvirt!.TestDriverUri;
+    /// <summary>The agent's hypervisor: the test driver here; a real QEMU in <see cref="GuestPlatform"/>.</summary>
+    public virtual string LibvirtUri => _libvirt!.TestDriverUri;
     public int Port { get; } = PlatformProcess.FreePort();
 
     /// <summary>The test's own view of the agent's hypervisor; held open for the fixture's life, which also keeps the test driver's state.</summary>
@@ -33,14 +39,24 @@ public sealed class Platform : IAsyncLifetime
     {
         await TestServices.CreateVirtualHostAsync(_vhost);
         _libvirt = await LibvirtDaemon.StartAsync();
-        Libvirt = LibvirtConnection.Open(_libvirt.TestDriverUri);
+        await PrepareAsync(_libvirt);
+        Libvirt = LibvirtConnection.Open(LibvirtUri);
         Endpoint = new Uri($"http://127.0.0.1:{Port}/");
         Api = new GraphQLClient(new HttpClient { BaseAddress = Endpoint, Timeout = TimeSpan.FromSeconds(30) });
         await StartControlPlaneAsync();
         await StartAgentAsync();
     }
 
-    public async Task DisposeAsync()
+    /// <summary>Folders and files the agent needs before it starts.</summary>
+    protected virtual Task PrepareAsync(LibvirtDaemon daemon) => Task.CompletedTask;
+
+    /// <summary>Settings of the agent beyond the common ones.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string>> AgentSettings() => [];
+
+    /// <summary>Before the daemon stops: QEMU processes outlive their libvirtd, so real domains are destroyed first.</summary>
+    protected virtual Task BeforeDaemonStopsAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
     {
         if (Agent is not null)
         {
@@ -50,6 +66,11 @@ public sealed class Platform : IAsyncLifetime
         if (ControlPlane is not null)
         {
             await ControlPlane.DisposeAsync();
+        }
+
+        if (_libvirt is not null)
+        {
+            await BeforeDaemonStopsAsync();
         }
 
         Libvirt?.Dispose();
@@ -68,7 +89,7 @@ public sealed class Platform : IAsyncLifetime
         {
             ["ConnectionStrings__Postgres"] = TestServices.Postgres,
             ["ControlPlane__DatabaseSchema"] = _schema,
-            ["ControlPlane__OperationTimeoutSeconds"] = OperationTimeoutSeconds.ToString(),
+            ["ControlPlane__OperationTimeoutSeconds"] = OperationDeadlineSeconds.ToString(),
             ["ControlPlane__DispatchEnabled"] = dispatchEnabled.ToString(),
             ["ControlPlane__HeartbeatTimeoutSeconds"] = "30",
             ["ControlPlane__DeadlineScanSeconds"] = "0.5",
@@ -86,7 +107,7 @@ public sealed class Platform : IAsyncLifetime
     {
         Libvirt.Dispose();
         await _libvirt!.RestartAsync();
-        Libvirt = LibvirtConnection.Open(_libvirt.TestDriverUri);
+        Libvirt = LibvirtConnection.Open(LibvirtUri);
     }
 
     public async Task StopControlPlaneAsync()
@@ -96,14 +117,20 @@ public sealed class Platform : IAsyncLifetime
 
     public async Task StartAgentAsync()
     {
-        Agent = PlatformProcess.Start("Quantixkvm.Agent", new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["Agent__HostName"] = HostName,
             ["Agent__LibvirtUri"] = LibvirtUri,
             ["Agent__HeartbeatSeconds"] = "1",
             ["Agent__InventorySeconds"] = "3600",
             ["RabbitMq__VirtualHost"] = _vhost,
-        });
+        };
+        foreach (var (key, value) in AgentSettings())
+        {
+            settings[key] = value;
+        }
+
+        Agent = PlatformProcess.Start("Quantixkvm.Agent", settings);
         await WaitAsync(async () =>
         {
             var data = await Api.DataAsync("{ hosts { name state } }");

@@ -148,6 +148,31 @@ public sealed class DomainXmlTests
         DomainXml.DomainTypeFor(TestDriver.Uri).ShouldBe("test");
     }
 
+    [Theory]
+    [InlineData("<domain type='qemu'/><domain type='kvm'/>", "kvm")]
+    [InlineData("<domain type='qemu'/>", "qemu")]
+    public void the_domain_type_from_capabilities_is_kvm_when_the_driver_offers_it_else_qemu(string domains, string expected)
+    {
+        string capabilities = $"<capabilities><host/><guest><os_type>hvm</os_type><arch name='x86_64'>{domains}</arch></guest>"
+            + "<guest><os_type>hvm</os_type><arch name='aarch64'><domain type='kvm'/></arch></guest></capabilities>";
+
+        DomainXml.DomainTypeFromCapabilities(capabilities).ShouldBe(expected);
+    }
+
+    [Fact]
+    public void the_test_drivers_capabilities_give_the_test_domain_type()
+    {
+        using LibvirtConnection connection = LibvirtConnection.Open(TestDriver.Uri);
+
+        DomainXml.DomainTypeFromCapabilities(connection.GetCapabilities()).ShouldBe("test");
+    }
+
+    [Fact]
+    public void capabilities_without_an_x86_guest_offer_no_domain_type()
+    {
+        Should.Throw<ArgumentException>(() => DomainXml.DomainTypeFromCapabilities("<capabilities><host/></capabilities>"));
+    }
+
     [Fact]
     public void an_empty_uri_has_no_domain_type()
     {

@@ -239,6 +239,16 @@ public sealed class SessionDaemonTests : IClassFixture<SessionDaemonFixture>, ID
     }
 
     [Fact]
+    public void the_domain_type_the_daemons_capabilities_offer_is_one_it_accepts_a_domain_of()
+    {
+        string type = DomainXml.DomainTypeFromCapabilities(Connection.GetCapabilities());
+
+        type.ShouldBeOneOf("qemu", "kvm");
+        using LibvirtDomain domain = DefineQemuDomain(TestSpec() with { DomainType = type });
+        XDocument.Parse(domain.GetXml()).Root!.Attribute("type")!.Value.ShouldBe(type);
+    }
+
+    [Fact]
     public void a_ceph_secret_is_defined_given_its_value_found_and_undefined()
     {
         Guid uuid = Guid.NewGuid();

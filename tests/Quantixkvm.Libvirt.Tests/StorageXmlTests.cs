@@ -160,6 +160,19 @@ public sealed class StorageXmlTests
     }
 
     [Fact]
+    public void a_snapshot_leaves_out_the_disks_it_is_told_to_and_refuses_what_is_not_a_device_name()
+    {
+        XElement snapshot = XDocument.Parse(SnapshotXml.Build("s1", "", diskOnly: false, ["vdz", "sdb"])).Root!;
+
+        snapshot.Element("disks")!.Elements("disk")
+            .Select(d => (d.Attribute("name")!.Value, d.Attribute("snapshot")!.Value))
+            .ShouldBe([("vdz", "no"), ("sdb", "no")]);
+        XDocument.Parse(SnapshotXml.Build("s1", "", false, [])).Root!.Element("disks").ShouldBeNull();
+        Should.Throw<ArgumentException>(() => SnapshotXml.Build("s1", "", false, ["/dev/vda"])).ParamName.ShouldBe("excludedDisks");
+        Should.Throw<ArgumentException>(() => SnapshotXml.Build("s1", "", false, ["vdz", "vdz"])).ParamName.ShouldBe("excludedDisks");
+    }
+
+    [Fact]
     public void a_snapshot_name_must_be_a_plain_name()
     {
         Should.Throw<ArgumentException>(() => SnapshotXml.Build("a/b", "", false)).ParamName.ShouldBe("name");

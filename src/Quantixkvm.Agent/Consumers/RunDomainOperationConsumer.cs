@@ -14,7 +14,7 @@ namespace Quantixkvm.Agent.Consumers;
 /// harmless to repeat, while a reboot would run again (its effect does not show in the state).
 /// </summary>
 public sealed class RunDomainOperationConsumer(
-    DomainOperations operations, OutcomeCache outcomes, IOptions<AgentOptions> options, TimeProvider clock,
+    DomainOperations operations, OutcomeCache<DomainOutcome> outcomes, IOptions<AgentOptions> options, TimeProvider clock,
     ILogger<RunDomainOperationConsumer> logger) : IConsumer<RunDomainOperation>
 {
     public async Task Consume(ConsumeContext<RunDomainOperation> context)

@@ -1,3 +1,6 @@
+using System.Xml.Linq;
+using Microsoft.Extensions.Options;
+using Quantixkvm.Agent.Storage;
 using Quantixkvm.Contracts;
 using Quantixkvm.Libvirt;
 
@@ -11,9 +14,11 @@ public sealed record DomainOutcome(bool Succeeded, DomainPowerState Observed, st
 
 /// <summary>
 /// Carries out an operation against libvirt. It reads the domain's real state first, so a command
-/// delivered twice (or already done by hand) is a success without acting twice.
+/// delivered twice (or already done by hand) is a success without acting twice: a disk already attached,
+/// a snapshot already taken, a disk or snapshot already gone.
 /// </summary>
-public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvider clock)
+public sealed class DomainOperations(
+    HypervisorConnection hypervisor, TimeProvider clock, StoragePools pools, CloudInitSeeds seeds, IOptions<AgentOptions> options)
 {
     /// <summary>The libvirt name of a VM's domain; the user's name goes into the title, escaped.</summary>
     public static string DomainName(Guid vmId) => $"qkvm-{vmId:N}";
@@ -32,8 +37,8 @@ public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvid
             using var domain = hypervisor.Connection.FindDomain(vmId);
             return command.Kind switch
             {
-                DomainOperationKind.Create => Create(command, domain),
-                DomainOperationKind.Delete => Delete(domain),
+                DomainOperationKind.Create => await CreateAsync(command, domain, cancellationToken),
+                DomainOperationKind.Delete => Delete(vmId, domain),
                 _ when domain is null => DomainOutcome.Fail(DomainPowerState.Unknown, "DOMAIN_NOT_FOUND",
                     $"domain {DomainName(vmId)} is not defined on this host"),
                 DomainOperationKind.Start => Ensure(domain, DomainPowerState.Running, d => d.Start()),
@@ -42,12 +47,25 @@ public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvid
                 DomainOperationKind.Reboot => Act(domain, d => d.Reboot()),
                 DomainOperationKind.Pause => Ensure(domain, DomainPowerState.Paused, d => d.Suspend()),
                 DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume()),
+                DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
+                DomainOperationKind.DetachDisk => DetachDisk(RequireDisk(command), domain),
+                DomainOperationKind.CreateSnapshot => CreateSnapshot(RequireSnapshot(command), domain),
+                DomainOperationKind.RevertSnapshot => RevertSnapshot(RequireSnapshot(command), domain),
+                DomainOperationKind.DeleteSnapshot => DeleteSnapshot(RequireSnapshot(command), domain),
                 _ => DomainOutcome.Fail(Observe(vmId), "UNSUPPORTED", $"operation {command.Kind} is not supported by this agent"),
             };
         }
         catch (LibvirtException ex)
         {
             return DomainOutcome.Fail(Observe(vmId), LibvirtCode(ex), ex.Message);
+        }
+        catch (OperationFailure ex)
+        {
+            return DomainOutcome.Fail(Observe(vmId), ex.Code, ex.Message);
+        }
+        catch (ArgumentException ex)
+        {
+            return DomainOutcome.Fail(Observe(vmId), "INVALID_SPEC", ex.Message);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -82,7 +100,18 @@ public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvid
     public static string LibvirtCode(LibvirtException ex) =>
         "LIBVIRT_" + string.Concat(ex.ErrorCode.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
 
-    private DomainOutcome Create(RunDomainOperation command, LibvirtDomain? existing)
+    /// <summary>The serial number a VM's volume shows in the guest: the volume id without dashes, cut to the 20 characters virtio-blk carries.</summary>
+    public static string DiskSerial(Guid volumeId) => volumeId.ToString("N")[..20];
+
+    /// <summary>The libvirt disk of one of a VM's volumes: found by pool and volume name, so libvirt resolves the path (and any Ceph authentication).</summary>
+    public static DiskSpec DiskSpecOf(DiskAttachment disk) => new(
+        disk.TargetDev, disk.Bus, "disk", disk.Format, disk.Pool.LibvirtName, disk.VolumeName,
+        BootOrder: disk.BootOrder, ReadOnly: disk.ReadOnly, Serial: DiskSerial(disk.VolumeId));
+
+    /// <summary>Where a QEMU guest's serial console is logged.</summary>
+    public string ConsoleLogPath(Guid vmId) => Path.Combine(Path.GetFullPath(options.Value.ConsoleLogDirectory), $"qkvm-{vmId:N}.log");
+
+    private async Task<DomainOutcome> CreateAsync(RunDomainOperation command, LibvirtDomain? existing, CancellationToken cancellationToken)
     {
         if (existing is not null)
         {
@@ -91,10 +120,49 @@ public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvid
         }
 
         var spec = command.Domain;
-        using var defined = hypervisor.Connection.DefineDomain(DomainXml.Build(new DomainSpec(
-            spec.VmId, DomainName(spec.VmId), spec.Name, spec.Vcpus, spec.MemoryMiB, DomainXml.DomainTypeFor(hypervisor.Uri),
-            new Dictionary<string, string> { ["vm-id"] = spec.VmId.ToString() })));
-        return AfterCreate(command, defined);
+        var disks = new List<DiskSpec>();
+        foreach (var disk in command.Disks ?? [])
+        {
+            // Starting the domain resolves a volume disk's pool: make sure this host has it.
+            pools.Ensure(disk.Pool).Dispose();
+            disks.Add(DiskSpecOf(disk));
+        }
+
+        // What the daemon can run, not what this process could open: /dev/kvm may open here and not work.
+        var domainType = DomainXml.DomainTypeFromCapabilities(hypervisor.Connection.GetCapabilities());
+        var serialLog = domainType == "test" ? null : ConsoleLogPath(spec.VmId);
+        if (serialLog is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(serialLog)!);
+        }
+
+        string? seed = null;
+        if (command.CloudInit is { } cloudInit)
+        {
+            seed = await seeds.BuildAsync(spec.VmId, cloudInit, cancellationToken);
+            disks.Add(new DiskSpec(CloudInitSeeds.TargetDev, DriverFormat: "raw", SourceFile: seed, ReadOnly: true, Serial: CloudInitSeeds.Serial));
+        }
+
+        LibvirtDomain defined;
+        try
+        {
+            defined = hypervisor.Connection.DefineDomain(DomainXml.Build(new DomainSpec(
+                spec.VmId, DomainName(spec.VmId), spec.Name, spec.Vcpus, spec.MemoryMiB, domainType,
+                new Dictionary<string, string> { ["vm-id"] = spec.VmId.ToString() },
+                disks.Count > 0 ? disks : null,
+                serialLog)));
+        }
+        catch when (seed is not null)
+        {
+            // No domain uses it: a redelivery builds it again.
+            seeds.Delete(spec.VmId);
+            throw;
+        }
+
+        using (defined)
+        {
+            return AfterCreate(command, defined);
+        }
     }
 
     private static DomainOutcome AfterCreate(RunDomainOperation command, LibvirtDomain domain) =>
@@ -102,10 +170,11 @@ public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvid
             ? Ensure(domain, DomainPowerState.Running, d => d.Start())
             : new DomainOutcome(true, PowerStateOf(domain.GetState().State));
 
-    private static DomainOutcome Delete(LibvirtDomain? domain)
+    private DomainOutcome Delete(Guid vmId, LibvirtDomain? domain)
     {
         if (domain is null)
         {
+            seeds.Delete(vmId);
             return new DomainOutcome(true, DomainPowerState.Unknown);
         }
 
@@ -117,8 +186,88 @@ public sealed class DomainOperations(HypervisorConnection hypervisor, TimeProvid
         }
 
         domain.Undefine();
+        // The seed belongs to the domain; the VM's volumes do not (they are deleted, or kept, by storage operations).
+        seeds.Delete(vmId);
         return new DomainOutcome(true, DomainPowerState.Unknown);
     }
+
+    /// <summary>Adds the disk to the running domain (when it runs) and to its definition; already there with that volume is success.</summary>
+    private DomainOutcome AttachDisk(DiskAttachment disk, LibvirtDomain domain)
+    {
+        // Even a config-only attach resolves the volume's pool.
+        pools.Ensure(disk.Pool).Dispose();
+        if (!Holds(domain, disk))
+        {
+            domain.AttachDevice(DomainXml.Disk(DiskSpecOf(disk)), live: IsActive(domain), config: true);
+        }
+
+        return Observed(domain);
+    }
+
+    /// <summary>Removes the disk from the running domain (when it runs) and from its definition; a disk that is not there is success.</summary>
+    private DomainOutcome DetachDisk(DiskAttachment disk, LibvirtDomain domain)
+    {
+        // Only this volume at this device: never another disk that took the device name since.
+        if (Holds(domain, disk))
+        {
+            domain.DetachDevice(DomainXml.Disk(DiskSpecOf(disk)), live: IsActive(domain), config: true);
+        }
+
+        return Observed(domain);
+    }
+
+    /// <summary>
+    /// An internal snapshot (of memory too when the domain runs), without the read-only disks (the
+    /// cloud-init seed, CD-ROMs): they never change, and a raw image cannot hold one. Taken already is success.
+    /// </summary>
+    private static DomainOutcome CreateSnapshot(SnapshotSpecification snapshot, LibvirtDomain domain)
+    {
+        using var existing = domain.FindSnapshot(snapshot.Name);
+        if (existing is null)
+        {
+            domain.CreateSnapshot(SnapshotXml.Build(snapshot.Name, snapshot.Description, diskOnly: false, ReadOnlyDisks(domain))).Dispose();
+        }
+
+        return Observed(domain);
+    }
+
+    /// <summary>Back to the snapshot, running or shut off as the snapshot was taken.</summary>
+    private static DomainOutcome RevertSnapshot(SnapshotSpecification snapshot, LibvirtDomain domain)
+    {
+        using var found = domain.FindSnapshot(snapshot.Name)
+            ?? throw new OperationFailure("SNAPSHOT_NOT_FOUND", $"domain {domain.Name} has no snapshot named '{snapshot.Name}'");
+        domain.RevertToSnapshot(found);
+        return Observed(domain);
+    }
+
+    private static DomainOutcome DeleteSnapshot(SnapshotSpecification snapshot, LibvirtDomain domain)
+    {
+        using var found = domain.FindSnapshot(snapshot.Name);
+        found?.Delete();
+        return Observed(domain);
+    }
+
+    private static bool Holds(LibvirtDomain domain, DiskAttachment disk) =>
+        domain.ListDisks().Any(d => d.TargetDev == disk.TargetDev && d.SourcePool == disk.Pool.LibvirtName && d.SourceVolume == disk.VolumeName);
+
+    private static List<string> ReadOnlyDisks(LibvirtDomain domain) =>
+    [
+        .. (XDocument.Parse(domain.GetXml()).Root?.Element("devices")?.Elements("disk") ?? [])
+            .Where(d => d.Element("readonly") is not null || d.Attribute("device")?.Value is "cdrom" or "floppy")
+            .Select(d => d.Element("target")?.Attribute("dev")?.Value)
+            .OfType<string>()
+            .Distinct(StringComparer.Ordinal),
+    ];
+
+    private static bool IsActive(LibvirtDomain domain) => PowerStateOf(domain.GetState().State) != DomainPowerState.Stopped;
+
+    private static DomainOutcome Observed(LibvirtDomain domain) => new(true, PowerStateOf(domain.GetState().State));
+
+    private static DiskAttachment RequireDisk(RunDomainOperation command) =>
+        command.Disk ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its disk");
+
+    private static SnapshotSpecification RequireSnapshot(RunDomainOperation command) =>
+        command.Snapshot ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its snapshot");
 
     private static DomainOutcome Ensure(LibvirtDomain domain, DomainPowerState wanted, Action<LibvirtDomain> act)
     {

@@ -1,14 +1,14 @@
 namespace Quantixkvm.Agent.Hypervisor;
 
 /// <summary>
-/// Outcomes by operation id: a redelivered command gets the same answer again without acting twice,
+/// Outcomes by operation id (one cache per kind of outcome: domain and storage operations): a redelivered command gets the same answer again without acting twice,
 /// and a copy that arrives while the first is still running waits for that one's outcome instead of
 /// acting beside it. Bounded; beyond it, reading the domain's real state before acting keeps repeats harmless.
 /// </summary>
-public sealed class OutcomeCache
+public sealed class OutcomeCache<TOutcome>
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<Guid, Task<DomainOutcome>> _outcomes = [];
+    private readonly Dictionary<Guid, Task<TOutcome>> _outcomes = [];
     private readonly Queue<Guid> _order = new();
     private readonly int _capacity;
 
@@ -22,16 +22,16 @@ public sealed class OutcomeCache
     /// Runs the operation unless it has run or is running; returns its outcome and whether this call ran it.
     /// A run that throws is forgotten, so a redelivery tries again.
     /// </summary>
-    public async Task<(DomainOutcome Outcome, bool RanNow)> GetOrRunAsync(Guid operationId, Func<Task<DomainOutcome>> run)
+    public async Task<(TOutcome Outcome, bool RanNow)> GetOrRunAsync(Guid operationId, Func<Task<TOutcome>> run)
     {
-        Task<DomainOutcome> task;
+        Task<TOutcome> task;
         var ranNow = false;
-        TaskCompletionSource<DomainOutcome>? mine = null;
+        TaskCompletionSource<TOutcome>? mine = null;
         lock (_gate)
         {
             if (!_outcomes.TryGetValue(operationId, out task!))
             {
-                mine = new TaskCompletionSource<DomainOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+                mine = new TaskCompletionSource<TOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
                 task = mine.Task;
                 Remember(operationId, task);
                 ranNow = true;
@@ -58,7 +58,7 @@ public sealed class OutcomeCache
         return (await task, ranNow);
     }
 
-    private void Remember(Guid operationId, Task<DomainOutcome> outcome)
+    private void Remember(Guid operationId, Task<TOutcome> outcome)
     {
         if (_outcomes.TryAdd(operationId, outcome))
         {

@@ -46,6 +46,9 @@ internal static unsafe partial class NativeMethods
     internal static partial byte* virConnectGetHostname(ConnectionHandle conn);
 
     [LibraryImport(Library)]
+    internal static partial byte* virConnectGetCapabilities(ConnectionHandle conn);
+
+    [LibraryImport(Library)]
     internal static partial int virConnectListAllDomains(ConnectionHandle conn, nint** domains, uint flags);
 
     // --- domains --------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Quantixkvm.Agent.Hypervisor;
+using Quantixkvm.Agent.Storage;
+using Quantixkvm.Contracts;
+
+namespace Quantixkvm.Agent.Tests.Support;
+
+/// <summary>The agent's operation classes put together as Program.cs does, for tests that call them directly.</summary>
+public static class AgentParts
+{
+    public static DomainOperations Domains(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null)
+    {
+        var wrapped = Options.Create(options ?? new AgentOptions());
+        return new DomainOperations(hypervisor, clock, new StoragePools(hypervisor, wrapped), new CloudInitSeeds(wrapped), wrapped);
+    }
+
+    public static StorageOperations StorageOps(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null, HttpClient? http = null)
+    {
+        var wrapped = Options.Create(options ?? new AgentOptions());
+        return new StorageOperations(new StoragePools(hypervisor, wrapped), new VolumeImporter(wrapped, http ?? new HttpClient()), clock);
+    }
+
+    /// <summary>Registers what both consumers need, given the hypervisor's URI and the options.</summary>
+    public static void AddOperations(IServiceCollection services, string libvirtUri, AgentOptions options)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new HypervisorConnection(libvirtUri));
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton<StoragePools>();
+        services.AddSingleton<CloudInitSeeds>();
+        services.AddSingleton<DomainOperations>();
+        services.AddSingleton<OutcomeCache<DomainOutcome>>();
+        services.AddSingleton(sp => new VolumeImporter(sp.GetRequiredService<IOptions<AgentOptions>>(), new HttpClient()));
+        services.AddSingleton<StorageOperations>();
+        services.AddSingleton<OutcomeCache<StorageOutcome>>();
+    }
+
+    /// <summary>A pool as the control plane names it.</summary>
+    public static StoragePoolSpecification DirPool(string path, Guid? poolId = null)
+    {
+        var id = poolId ?? Guid.NewGuid();
+        return new StoragePoolSpecification(id, StoragePoolSpecification.LibvirtNameFor(id), "dir", path, null, null, null);
+    }
+
+    public static RunStorageOperation StorageCommand(
+        StorageOperationKind kind, StoragePoolSpecification pool, DateTimeOffset deadline, VolumeSpecification? volume = null,
+        string? snapshotName = null, long? sizeBytes = null) =>
+        new(
+            OperationId: Guid.NewGuid(),
+            CommandId: "cmd-" + Guid.NewGuid().ToString("N")[..8],
+            CorrelationId: Guid.NewGuid(),
+            HostId: Guid.NewGuid(),
+            TargetId: volume?.VolumeId ?? pool.PoolId,
+            Kind: kind,
+            Pool: pool,
+            Volume: volume,
+            SnapshotName: snapshotName,
+            SizeBytes: sizeBytes,
+            Deadline: deadline);
+}
