@@ -115,12 +115,25 @@ public class ManagingVolumes
     }
 
     [Fact]
-    public void a_linked_clone_must_be_qcow2()
+    public void a_linked_clone_in_a_dir_pool_must_be_qcow2()
     {
         VolumeSpec.Given()
             .When(StorageCmd.CreateVolume(source: new VolumeSource(CloneOf: Store.BaseVolume, Linked: true), format: VolumeFormat.Raw))
             .ThenRejected(RejectionCode.Validation)
-            .Message.ShouldBe("a linked clone must be qcow2 (it is an overlay on its base)");
+            .Message.ShouldBe("a linked clone in a dir pool must be qcow2 (it is an overlay on its base)");
+    }
+
+    [Fact]
+    public void volumes_in_an_rbd_pool_are_raw_and_their_linked_clones_too()
+    {
+        var linked = new VolumeSource(CloneOf: Store.BaseVolume, Linked: true);
+        VolumeSpec.Given()
+            .When(StorageCmd.CreateVolume(source: linked, format: VolumeFormat.Qcow2) with { PoolKind = PoolKind.Rbd })
+            .ThenRejected(RejectionCode.Validation)
+            .Message.ShouldContain("volumes in an RBD pool are RAW");
+        VolumeSpec.Given()
+            .When(StorageCmd.CreateVolume(source: linked, format: VolumeFormat.Raw) with { PoolKind = PoolKind.Rbd })
+            .ThenAccepted().Events.Count.ShouldBe(2);
     }
 
     [Fact]

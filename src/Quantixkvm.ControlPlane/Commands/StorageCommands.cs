@@ -10,7 +10,8 @@ namespace Quantixkvm.ControlPlane.Commands;
 
 public sealed record CreatePoolRequest(string Name, PoolLocation Location);
 
-public sealed record CreateVolumeRequest(Guid PoolId, string Name, VolumeFormat Format, long SizeBytes, VolumeSource Source, bool IsImage = false);
+/// <summary>A new volume; without a format, the pool's natural one (qcow2 in a dir pool, RAW in RBD; a clone's follows its kind).</summary>
+public sealed record CreateVolumeRequest(Guid PoolId, string Name, VolumeFormat? Format, long SizeBytes, VolumeSource Source, bool IsImage = false);
 
 /// <summary>
 /// The storage command edge. Facts that span aggregates (a pool's volumes, a volume's attachment and
@@ -56,7 +57,7 @@ public sealed class StorageCommands(
         if (await session.LoadAsync<VolumeView>(volumeId, cancellationToken) is { })
         {
             // A repeat: the decider answers it from the volume's own history.
-            return await Volume(volumeId, ctx => Create(ctx, request, volumeId, Guid.Empty, null), metadata, null, cancellationToken);
+            return await Volume(volumeId, ctx => Create(ctx, request, volumeId, Guid.Empty, null, PoolKind.Dir), metadata, null, cancellationToken);
         }
 
         await using var held = await AdvisoryLock.ForAsync(store, request.PoolId, cancellationToken);
@@ -72,7 +73,7 @@ public sealed class StorageCommands(
             throw Rejected(RejectionCode.Conflict, $"pool '{pool.Name}' already has a volume named '{request.Name}'", "create-volume");
         }
 
-        var sized = request;
+        var sized = request with { Format = request.Format ?? (pool.Location.Kind == PoolKind.Rbd ? VolumeFormat.Raw : VolumeFormat.Qcow2) };
         if (request.Source.CloneOf is { } sourceId)
         {
             var source = await session.LoadAsync<VolumeView>(sourceId, cancellationToken);
@@ -87,11 +88,15 @@ public sealed class StorageCommands(
             }
 
             // A clone is at least as large as its source.
-            sized = request with { SizeBytes = Math.Max(request.SizeBytes, source.SizeBytes) };
+            sized = request with
+            {
+                SizeBytes = Math.Max(request.SizeBytes, source.SizeBytes),
+                Format = request.Format ?? CloneFormat(pool, source, request.Source.Linked),
+            };
         }
 
         var hostId = await ExecutingHostAsync(pool, "create-volume", cancellationToken);
-        return await Volume(volumeId, ctx => Create(ctx, sized, volumeId, hostId, pool.AvailableBytes), metadata, null, cancellationToken);
+        return await Volume(volumeId, ctx => Create(ctx, sized, volumeId, hostId, pool.AvailableBytes, pool.Location.Kind), metadata, null, cancellationToken);
     }
 
     public Task<CommandResult> ResizeVolumeAsync(Guid volumeId, long sizeBytes, CommandMetadata metadata, long? expectedVersion, CancellationToken cancellationToken) =>
@@ -142,8 +147,12 @@ public sealed class StorageCommands(
             templateId, TemplateState.Initial, TemplateDecider.Evolve,
             (state, ctx) => TemplateDecider.Decide(new DeleteTemplate(ctx), state), metadata, null, cancellationToken);
 
-    private CreateVolume Create(CommandContext ctx, CreateVolumeRequest r, Guid volumeId, Guid hostId, long? available) =>
-        new(ctx, Timeouts, volumeId, r.PoolId, r.Name, r.Format, r.SizeBytes, r.Source, r.IsImage || r.Source.ImportUrl is not null, hostId, available);
+    private CreateVolume Create(CommandContext ctx, CreateVolumeRequest r, Guid volumeId, Guid hostId, long? available, PoolKind kind) =>
+        new(ctx, Timeouts, volumeId, r.PoolId, r.Name, r.Format ?? VolumeFormat.Qcow2, r.SizeBytes, r.Source, r.IsImage || r.Source.ImportUrl is not null, hostId, available, kind);
+
+    /// <summary>The format a clone gets: an overlay (qcow2) in a dir pool; RAW in an RBD pool, where Ceph does the cloning.</summary>
+    public static VolumeFormat CloneFormat(StoragePoolView pool, VolumeView source, bool linked) =>
+        pool.Location.Kind == PoolKind.Rbd ? VolumeFormat.Raw : linked ? VolumeFormat.Qcow2 : source.Format;
 
     private sealed record VolumeFacts(Guid? AttachedTo, int LinkedClones);
 

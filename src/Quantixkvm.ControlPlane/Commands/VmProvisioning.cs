@@ -42,7 +42,7 @@ public sealed class VmProvisioning(StorageCommands storage, VmCommands vms, IDoc
 
         var cloneMetadata = metadata with { CommandId = $"{metadata.CommandId}:boot-volume" };
         var clone = await storage.CreateVolumeAsync(
-            new CreateVolumeRequest(image.PoolId, $"{request.Name}-boot", VolumeFormat.Qcow2, template.Spec.DiskSizeBytes ?? image.SizeBytes,
+            new CreateVolumeRequest(image.PoolId, $"{request.Name}-boot", null, template.Spec.DiskSizeBytes ?? image.SizeBytes,
                 new VolumeSource(CloneOf: image.Id, Linked: request.Linked)),
             cloneMetadata, cancellationToken);
         await WaitUntilReadyAsync(clone.StreamId, cancellationToken);

@@ -16,7 +16,7 @@ public sealed record DeletePool(CommandContext Context, StorageTimeouts Timeouts
 
 public sealed record CreateVolume(
     CommandContext Context, StorageTimeouts Timeouts, Guid VolumeId, Guid PoolId, string Name, VolumeFormat Format, long SizeBytes,
-    VolumeSource Source, bool IsImage, Guid HostId, long? PoolAvailableBytes) : StorageCommand(Context);
+    VolumeSource Source, bool IsImage, Guid HostId, long? PoolAvailableBytes, PoolKind PoolKind = PoolKind.Dir) : StorageCommand(Context);
 
 public sealed record ResizeVolume(CommandContext Context, StorageTimeouts Timeouts, long SizeBytes, Guid HostId, Guid? AttachedTo)
     : StorageCommand(Context);

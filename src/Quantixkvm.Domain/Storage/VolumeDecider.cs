@@ -142,7 +142,9 @@ public static class VolumeDecider
             ?? (source.ImportUrl is null && source.CloneOf is null ? StoragePaths.CheckSize(command.SizeBytes) : null)
             ?? (source.ImportUrl is { } url ? ImportSources.Check(url, source.Sha256) : null)
             ?? (source.Linked && source.CloneOf is null ? "a linked clone needs the volume it is cloned from" : null)
-            ?? (source.Linked && command.Format != VolumeFormat.Qcow2 ? "a linked clone must be qcow2 (it is an overlay on its base)" : null)
+            ?? (command.PoolKind == PoolKind.Rbd && command.Format != VolumeFormat.Raw ? "volumes in an RBD pool are RAW (Ceph thin-provisions and clones them itself)" : null)
+            ?? (source.Linked && command.PoolKind == PoolKind.Dir && command.Format != VolumeFormat.Qcow2
+                ? "a linked clone in a dir pool must be qcow2 (it is an overlay on its base)" : null)
             ?? (source.ImportUrl is not null && source.CloneOf is not null ? "a volume is either imported or cloned, not both" : null);
         if (problem is not null)
         {

@@ -66,13 +66,13 @@ internal static class StorageFields
         OnTarget(mutation, "refreshStoragePool", "Asks the pool's host for its capacity again.", (s, id, _, m, v, ct) => s.RefreshPoolAsync(id, m, v, ct));
         OnTarget(mutation, "deleteStoragePool", "Deletes an empty pool (refused while it holds volumes).", (s, id, _, m, v, ct) => s.DeletePoolAsync(id, m, v, ct));
         mutation.Field<NonNullGraphType<StorageOperationPayloadType>>("createVolume")
-            .Description("A blank volume.")
+            .Description("A blank volume (QCOW2 by default in a DIR pool, RAW in an RBD pool).")
             .Argument<NonNullGraphType<CreateVolumeInputType>>("input")
             .ResolveAsync(async c =>
             {
                 var input = c.GetArgument<CreateVolumeInput>("input");
                 return await Run(c, () => Storage(c).CreateVolumeAsync(
-                    new CreateVolumeRequest(input.PoolId, input.Name, input.Format ?? VolumeFormat.Qcow2, input.SizeBytes, VolumeSource.Blank),
+                    new CreateVolumeRequest(input.PoolId, input.Name, input.Format, input.SizeBytes, VolumeSource.Blank),
                     RequestContext.Metadata(c, input.CommandId), c.CancellationToken));
             });
         mutation.Field<NonNullGraphType<StorageOperationPayloadType>>("cloneVolume")
@@ -88,7 +88,7 @@ internal static class StorageFields
                     ?? throw ApiError.NotFound($"volume {sourceId} does not exist");
                 var linked = c.GetArgument<bool?>("linked") == true;
                 return await Run(c, () => Storage(c).CreateVolumeAsync(
-                    new CreateVolumeRequest(source.PoolId, c.GetArgument<string>("name"), linked ? VolumeFormat.Qcow2 : source.Format, source.SizeBytes,
+                    new CreateVolumeRequest(source.PoolId, c.GetArgument<string>("name"), null, source.SizeBytes,
                         new VolumeSource(CloneOf: sourceId, Linked: linked)),
                     RequestContext.Metadata(c, c.GetArgument<string?>("commandId")), c.CancellationToken));
             });
