@@ -14,7 +14,13 @@ public sealed class PoolKindType : EnumerationGraphType<PoolKind>
     public PoolKindType() => Description = "DIR: files in a folder of one host. RBD: a Ceph pool shared by every host.";
 }
 
-public sealed class VolumeFormatType : EnumerationGraphType<VolumeFormat>;
+public sealed class VolumeFormatType : EnumerationGraphType<VolumeFormat>
+{
+    public VolumeFormatType() => Description = "RAW or QCOW2 (the names qemu-img uses).";
+
+    // The default constant case would split "Qcow2" into QCOW_2.
+    protected override string ChangeEnumCase(string val) => val.ToUpperInvariant();
+}
 
 public sealed class StorageStatusType : EnumerationGraphType<StorageStatus>
 {
