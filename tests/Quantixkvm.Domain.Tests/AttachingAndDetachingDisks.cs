@@ -359,7 +359,11 @@ public class AttachingAndDetachingDisks
         var outcome = VmSpec.Given(DetachUnderWay())
             .When(Cmd.Fail("detach-1", "VIR_ERR_OPERATION_FAILED", "device is busy", PowerState.Stopped));
 
-        outcome.ThenAccepted().Events.ShouldHaveSingleItem().ShouldBeOfType<VmOperationFailed>();
+        var events = outcome.ThenAccepted().Events;
+        events.Count.ShouldBe(2);
+        events[0].ShouldBeOfType<VmOperationFailed>();
+        // The disk is confirmed attached, so the volume's read model leaves DETACHING too.
+        events[1].ShouldBeOfType<VmDiskAttached>().Disk.ShouldBe(Disk(Fixed.DataVolume, "vda"));
         outcome.ThenState().Disks.ShouldBe([Disk(Fixed.DataVolume, "vda")]);
     }
 

@@ -74,6 +74,8 @@ public sealed class StorageCommands(
         }
 
         var sized = request with { Format = request.Format ?? (pool.Location.Kind == PoolKind.Rbd ? VolumeFormat.Raw : VolumeFormat.Qcow2) };
+        // The source's lock too, so a delete of it cannot slip between this check and the clone's append.
+        await using var sourceLock = request.Source.CloneOf is { } locked ? await AdvisoryLock.ForAsync(store, locked, cancellationToken) : null;
         if (request.Source.CloneOf is { } sourceId)
         {
             var source = await session.LoadAsync<VolumeView>(sourceId, cancellationToken);
@@ -82,9 +84,9 @@ public sealed class StorageCommands(
                 throw Rejected(RejectionCode.NotFound, $"volume {sourceId} to clone from is not in pool '{pool.Name}'", "create-volume");
             }
 
-            if (source.Status != StorageStatus.Ready)
+            if (source.Status != StorageStatus.Ready || source.CurrentOperationId is not null)
             {
-                throw Rejected(RejectionCode.InvalidState, $"volume '{source.Name}' to clone from is {source.Status.ToString().ToUpperInvariant()}", "create-volume");
+                throw Rejected(RejectionCode.InvalidState, $"volume '{source.Name}' to clone from is {Describe(source)}", "create-volume");
             }
 
             // A clone is at least as large as its source.
@@ -216,6 +218,10 @@ public sealed class StorageCommands(
         return all.FirstOrDefault(h => h.Status == HostStatus.Online)?.Host.Id
             ?? throw Rejected(RejectionCode.NoHostAvailable, "no host is online to carry out the storage operation", command);
     }
+
+    /// <summary>A volume's state for a refusal: its status, or the operation under way on it.</summary>
+    internal static string Describe(VolumeView volume) =>
+        volume.Status.ToString().ToUpperInvariant() + (volume.CurrentOperationId is { } op ? $" with operation {op} under way" : "");
 
     private static CommandRejectedException Rejected(RejectionCode code, string message, string command) =>
         new(new Rejection(code, message, Command: command));

@@ -105,9 +105,9 @@ public sealed class VmCommands(
                 throw Rejected(RejectionCode.NotFound, $"volume {disk.VolumeId} does not exist", command);
             }
 
-            if (volume.Status != StorageStatus.Ready)
+            if (volume.Status != StorageStatus.Ready || volume.CurrentOperationId is not null)
             {
-                throw Rejected(RejectionCode.InvalidState, $"volume '{volume.Name}' is {volume.Status.ToString().ToUpperInvariant()}, not READY", command);
+                throw Rejected(RejectionCode.InvalidState, $"volume '{volume.Name}' is {StorageCommands.Describe(volume)}, not READY", command);
             }
 
             if (volume.AttachedToVmId is { } other && other != vmId)

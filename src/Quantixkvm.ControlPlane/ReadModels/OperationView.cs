@@ -5,7 +5,7 @@ using Quantixkvm.Domain.Vms;
 namespace Quantixkvm.ControlPlane.ReadModels;
 
 /// <summary>One operation on a VM, from request to its end (succeeded, failed with the hypervisor's error, or timed out).</summary>
-public sealed record OperationView
+public sealed record OperationView : ITrackedOperation
 {
     public Guid Id { get; init; }
     public Guid VmId { get; init; }
@@ -74,4 +74,12 @@ public sealed class OperationViewProjection : MultiStreamProjection<OperationVie
     }
 
     public override OperationView? Evolve(OperationView? snapshot, Guid id, IEvent e) => OperationView.After(snapshot, e);
+}
+
+/// <summary>What VM and storage operations share: an id and a status that always ends.</summary>
+public interface ITrackedOperation
+{
+    Guid Id { get; }
+    OperationStatus Status { get; }
+    bool IsFinished { get; }
 }

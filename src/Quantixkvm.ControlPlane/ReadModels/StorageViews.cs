@@ -39,11 +39,14 @@ public sealed record StoragePoolView
                 ? v with { Status = StorageStatus.Ready, LastError = null } : v with { LastError = null },
             (StorageOperationFailed e, _) => Finished(view, e.OperationId) is var v && v.Status == StorageStatus.Creating
                 ? v with { Status = StorageStatus.Failed, LastError = e.ErrorMessage } : v with { LastError = e.ErrorMessage },
-            (StorageOperationTimedOut e, _) => Finished(view, e.OperationId) with { LastError = "the host did not report before the deadline" },
+            (StorageOperationTimedOut e, _) => Finished(view, e.OperationId) is var v && v.Status == StorageStatus.Creating
+                ? v with { Status = StorageStatus.Failed, LastError = TimedOut } : v with { LastError = TimedOut },
             _ => view,
         };
         return updated is null ? null : updated with { Version = @event.Version };
     }
+
+    internal const string TimedOut = "the host did not report before the deadline";
 
     private static StoragePoolView Finished(StoragePoolView view, Guid operationId) =>
         view.CurrentOperationId == operationId ? view with { CurrentOperationId = null } : view;
@@ -85,7 +88,6 @@ public sealed record VolumeView
     public string? TargetDev { get; init; }
     public Guid? CurrentOperationId { get; init; }
     public string? LastError { get; init; }
-    public long Version { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
 
     public static VolumeView? After(VolumeView? view, IEvent @event) => (@event.Data, view) switch
@@ -93,7 +95,7 @@ public sealed record VolumeView
         (VolumeCreated e, _) => new VolumeView
         {
             Id = e.VolumeId, PoolId = e.PoolId, Name = e.Name, Format = e.Format, IsImage = e.IsImage, Source = e.Source, SizeBytes = e.SizeBytes,
-            CreatedAt = e.CreatedAt, Status = StorageStatus.Creating, Version = @event.Version,
+            CreatedAt = e.CreatedAt, Status = StorageStatus.Creating,
         },
         (_, null) => null,
         (VmDiskAttachRequested e, _) => view with { AttachedToVmId = e.VmId, Attachment = AttachmentState.Attaching, TargetDev = e.Disk.TargetDev },
@@ -101,7 +103,7 @@ public sealed record VolumeView
         (VmDiskDetachRequested, _) => view with { Attachment = AttachmentState.Detaching },
         (VmDiskDetached e, _) when view.AttachedToVmId == e.VmId => view with { AttachedToVmId = null, Attachment = null, TargetDev = null },
         (VmEvent, _) => view,
-        (var data, _) => OnVolumeStream(view, data) with { Version = @event.Version },
+        (var data, _) => OnVolumeStream(view, data),
     };
 
     private static VolumeView OnVolumeStream(VolumeView view, object data) => data switch
@@ -115,7 +117,8 @@ public sealed record VolumeView
             ? v with { Status = StorageStatus.Ready, LastError = null } : v with { LastError = null },
         StorageOperationFailed e => Finished(view, e.OperationId) is var v && v.Status == StorageStatus.Creating
             ? v with { Status = StorageStatus.Failed, LastError = e.ErrorMessage } : v with { LastError = e.ErrorMessage },
-        StorageOperationTimedOut e => Finished(view, e.OperationId) with { LastError = "the host did not report before the deadline" },
+        StorageOperationTimedOut e => Finished(view, e.OperationId) is var v && v.Status == StorageStatus.Creating
+            ? v with { Status = StorageStatus.Failed, LastError = StoragePoolView.TimedOut } : v with { LastError = StoragePoolView.TimedOut },
         _ => view,
     };
 
@@ -161,7 +164,7 @@ public sealed class VolumeViewProjection : MultiStreamProjection<VolumeView, Gui
 }
 
 /// <summary>One operation on a pool or volume, from request to its end.</summary>
-public sealed record StorageOperationView
+public sealed record StorageOperationView : ITrackedOperation
 {
     public Guid Id { get; init; }
     public Guid TargetId { get; init; }

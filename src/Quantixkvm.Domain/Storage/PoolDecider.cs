@@ -48,6 +48,8 @@ public static class PoolDecider
             state with { Status = StorageStatus.Ready, Operations = state.Operations.Apply(e) },
         StorageOperationFailed e when state.Operations.All.TryGetValue(e.OperationId, out var op) && op.Kind == StorageOperationKind.CreatePool =>
             state with { Status = StorageStatus.Failed, Operations = state.Operations.Apply(e) },
+        StorageOperationTimedOut e when state.Operations.All.TryGetValue(e.OperationId, out var op) && op.Kind == StorageOperationKind.CreatePool =>
+            state with { Status = StorageStatus.Failed, Operations = state.Operations.Apply(e) },
         StoragePoolDeleted => state with { Status = StorageStatus.Deleted },
         _ => state with { Operations = state.Operations.Apply(@event) },
     };

@@ -114,14 +114,22 @@ public static class VolumeDecider
         },
         StorageOperationSucceeded e when KindOf(state, e.OperationId) == StorageOperationKind.CreateVolume =>
             state with { Status = StorageStatus.Ready, Operations = state.Operations.Apply(e) },
-        StorageOperationFailed e when KindOf(state, e.OperationId) == StorageOperationKind.CreateVolume =>
-            state with { Status = StorageStatus.Failed, Operations = state.Operations.Apply(e) },
+        // A create that failed or timed out leaves only a record (the host may hold a part of it): it can be deleted.
+        StorageOperationFailed or StorageOperationTimedOut when CreateOf(state, @event) =>
+            state with { Status = StorageStatus.Failed, Operations = state.Operations.Apply(@event) },
         // The size the volume really has is the host's reading; an import or clone learns it only then.
         VolumeObserved e => state with { SizeBytes = e.CapacityBytes },
         VolumeSnapshotTaken e => state with { Snapshots = state.Snapshots.Add(e.Name) },
         VolumeSnapshotDeleted e => state with { Snapshots = state.Snapshots.Remove(e.Name) },
         VolumeDeleted => state with { Status = StorageStatus.Deleted },
         _ => state with { Operations = state.Operations.Apply(@event) },
+    };
+
+    private static bool CreateOf(VolumeState state, StorageEvent e) => e switch
+    {
+        StorageOperationFailed f => KindOf(state, f.OperationId) == StorageOperationKind.CreateVolume,
+        StorageOperationTimedOut t => KindOf(state, t.OperationId) == StorageOperationKind.CreateVolume,
+        _ => false,
     };
 
     private static StorageOperationKind? KindOf(VolumeState state, Guid operationId) =>

@@ -65,7 +65,12 @@ public static class VmDecider
         VmDiskDetachRequested e => state.Disks.Find(d => d.VolumeId == e.VolumeId) is { } disk
             ? state with { PendingDisks = state.PendingDisks.SetItem(e.OperationId, (disk, false)) }
             : state,
-        VmDiskAttached e => state with { Disks = state.Disks.Add(e.Disk), PendingDisks = state.PendingDisks.Remove(e.OperationId) },
+        VmDiskAttached e => state with
+        {
+            // Also the confirmation that a disk whose detach failed is still attached: replace, never duplicate.
+            Disks = state.Disks.Find(d => d.VolumeId == e.Disk.VolumeId) is { } held ? state.Disks.Replace(held, e.Disk) : state.Disks.Add(e.Disk),
+            PendingDisks = state.PendingDisks.Remove(e.OperationId),
+        },
         VmDiskDetached e => state with
         {
             Disks = state.Disks.RemoveAll(d => d.VolumeId == e.VolumeId), PendingDisks = state.PendingDisks.Remove(e.OperationId),
@@ -354,11 +359,14 @@ public static class VmDecider
         return new VmDecision.Accepted(events, operationId);
     }
 
-    /// <summary>A failed or timed-out attach releases its volume, so the read model never shows a disk the VM lacks.</summary>
+    /// <summary>
+    /// A failed or timed-out attach releases its volume, so the read model never shows a disk the VM lacks; a failed
+    /// or timed-out detach confirms the disk as still attached (the volume stays the VM's until a detach succeeds).
+    /// </summary>
     private static IEnumerable<VmEvent> Released(VmState state, Guid operationId, string reason, DateTimeOffset now) =>
-        state.PendingDisks.TryGetValue(operationId, out var pending) && pending.Attach
-            ? [new VmDiskDetached(state.VmId, operationId, pending.Disk.VolumeId, reason, now)]
-            : [];
+        !state.PendingDisks.TryGetValue(operationId, out var pending) ? []
+        : pending.Attach ? [new VmDiskDetached(state.VmId, operationId, pending.Disk.VolumeId, reason, now)]
+        : [new VmDiskAttached(state.VmId, operationId, pending.Disk, now)];
 
     private static VmDecision DecideFailed(FailOperation command, VmState state)
     {

@@ -16,6 +16,8 @@ public sealed class FakeAgent : IAsyncDisposable
     private readonly IBusControl _bus;
     private readonly Channel<RunDomainOperation> _inbox = Channel.CreateUnbounded<RunDomainOperation>();
     private readonly ConcurrentQueue<RunDomainOperation> _received = new();
+    private readonly ConcurrentQueue<RunStorageOperation> _storageReceived = new();
+    private readonly List<(Func<RunStorageOperation, bool> Match, Func<RunStorageOperation, StorageAnswer?> Answer)> _storageRules = [];
     private CancellationTokenSource? _heartbeats;
     private Task? _heartbeatLoop;
 
@@ -35,6 +37,15 @@ public sealed class FakeAgent : IAsyncDisposable
                     _received.Enqueue(context.Message);
                     await _inbox.Writer.WriteAsync(context.Message);
                 });
+                e.Handler<RunStorageOperation>(async context =>
+                {
+                    _storageReceived.Enqueue(context.Message);
+                    if (StorageAnswerFor(context.Message) is { } answer)
+                    {
+                        await ReportStorageStartedAsync(context.Message);
+                        await ReportStorageFinishedAsync(context.Message, answer);
+                    }
+                });
             });
         });
     }
@@ -47,6 +58,19 @@ public sealed class FakeAgent : IAsyncDisposable
     public IReadOnlyList<RunDomainOperation> Received => [.. _received];
 
     public IBus Bus => _bus;
+
+    /// <summary>Every storage operation message the host queue has delivered so far, duplicates included.</summary>
+    public IReadOnlyList<RunStorageOperation> StorageReceived => [.. _storageReceived];
+
+    /// <summary>What the agent reports for a pool it creates or refreshes (unless a rule says otherwise).</summary>
+    public long PoolCapacityBytes { get; set; } = 500L << 30;
+
+    public long PoolAllocationBytes { get; set; } = 20L << 30;
+
+    public long PoolAvailableBytes { get; set; } = 480L << 30;
+
+    /// <summary>The size the agent reports for an imported image (its volume asks for none).</summary>
+    public long ImportedImageBytes { get; set; } = 2L << 30;
 
     public static RabbitMqOptions BrokerOptions(string virtualHost) => new()
     {
@@ -194,10 +218,120 @@ public sealed class FakeAgent : IAsyncDisposable
         return messageId;
     }
 
+    /// <summary>
+    /// How the agent answers storage operations that match: the answer it reports (started, then finished), or
+    /// null to answer nothing (the test reports by hand, or lets the deadline pass). Later rules win; operations
+    /// no rule matches succeed with <see cref="DefaultAnswer"/>.
+    /// </summary>
+    public void OnStorage(Func<RunStorageOperation, bool> match, Func<RunStorageOperation, StorageAnswer?> answer)
+    {
+        lock (_storageRules)
+        {
+            _storageRules.Add((match, answer));
+        }
+    }
+
+    /// <summary>A libvirt-like success: the pool's figures, or the volume's size (as asked, resized to, or imported), allocation and path.</summary>
+    public StorageAnswer DefaultAnswer(RunStorageOperation m)
+    {
+        var pool = m.Pool;
+        switch (m.Kind)
+        {
+            case StorageOperationKind.CreatePool or StorageOperationKind.RefreshPool:
+                return new StorageAnswer(CapacityBytes: PoolCapacityBytes, AllocationBytes: PoolAllocationBytes, AvailableBytes: PoolAvailableBytes, Path: pool.Path);
+            case StorageOperationKind.DeletePool or StorageOperationKind.DeleteVolume:
+                return new StorageAnswer();
+            default:
+                var volume = m.Volume!;
+                var capacity = m.Kind == StorageOperationKind.ResizeVolume ? m.SizeBytes!.Value
+                    : volume.ImportUrl is not null && volume.SizeBytes == 0 ? ImportedImageBytes
+                    : volume.SizeBytes;
+                var path = pool.Kind == "rbd" ? $"{pool.CephPool}/{volume.Name}" : $"{pool.Path}/{volume.Name}";
+                return new StorageAnswer(CapacityBytes: capacity, AllocationBytes: Math.Min(capacity, 196_608), Path: path);
+        }
+    }
+
+    /// <summary>The storage operation message with this id, once the host queue has delivered it (it stays in <see cref="StorageReceived"/>).</summary>
+    public async Task<RunStorageOperation> StorageOperationAsync(Guid operationId, TimeSpan? timeout = null) =>
+        (await Eventually.WaitAsync(
+            () => Task.FromResult(_storageReceived.FirstOrDefault(m => m.OperationId == operationId)),
+            m => m is not null, $"RunStorageOperation {operationId} on {AgentQueues.ForHost(HostId)}", timeout))!;
+
+    /// <summary>The operation message with this id, once delivered; unlike <see cref="NextOperationAsync(Guid, TimeSpan?)"/> it skips nothing.</summary>
+    public async Task<RunDomainOperation> OperationAsync(Guid operationId, TimeSpan? timeout = null) =>
+        (await Eventually.WaitAsync(
+            () => Task.FromResult(_received.FirstOrDefault(m => m.OperationId == operationId)),
+            m => m is not null, $"RunDomainOperation {operationId} on {AgentQueues.ForHost(HostId)}", timeout))!;
+
+    /// <summary>Waits for the operation message, reports it finished as asked, and returns it.</summary>
+    public async Task<RunDomainOperation> FinishAsync(
+        Guid operationId, bool succeeded, DomainPowerState observed, string? errorCode = null, string? errorMessage = null)
+    {
+        var message = await OperationAsync(operationId);
+        await ReportFinishedAsync(message, succeeded, observed, errorCode, errorMessage);
+        return message;
+    }
+
+    public async Task<Guid> ReportStorageStartedAsync(RunStorageOperation operation)
+    {
+        var messageId = NewId.NextGuid();
+        await _bus.Publish(
+            new StorageOperationStarted(operation.OperationId, operation.CommandId, operation.CorrelationId, operation.TargetId, HostId, DateTimeOffset.UtcNow),
+            c =>
+            {
+                c.MessageId = messageId;
+                c.CorrelationId = operation.CorrelationId;
+            });
+        return messageId;
+    }
+
+    public async Task<Guid> ReportStorageFinishedAsync(RunStorageOperation operation, StorageAnswer answer)
+    {
+        var messageId = NewId.NextGuid();
+        await _bus.Publish(
+            new StorageOperationFinished(
+                operation.OperationId, operation.CommandId, operation.CorrelationId, operation.TargetId, HostId, answer.Succeeded,
+                answer.ErrorCode, answer.ErrorMessage, answer.CapacityBytes, answer.AllocationBytes, answer.AvailableBytes, answer.Path,
+                DateTimeOffset.UtcNow),
+            c =>
+            {
+                c.MessageId = messageId;
+                c.CorrelationId = operation.CorrelationId;
+            });
+        return messageId;
+    }
+
+    private StorageAnswer? StorageAnswerFor(RunStorageOperation message)
+    {
+        lock (_storageRules)
+        {
+            for (var i = _storageRules.Count - 1; i >= 0; i--)
+            {
+                if (_storageRules[i].Match(message))
+                {
+                    return _storageRules[i].Answer(message);
+                }
+            }
+        }
+
+        return DefaultAnswer(message);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopHeartbeatsAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _bus.StopAsync(cts.Token);
     }
+}
+
+/// <summary>
+/// What a fake agent reports for a storage operation: success (with libvirt's figures, as far as given) or the
+/// error code and message of a failure.
+/// </summary>
+public sealed record StorageAnswer(
+    bool Succeeded = true, string? ErrorCode = null, string? ErrorMessage = null, long? CapacityBytes = null, long? AllocationBytes = null,
+    long? AvailableBytes = null, string? Path = null)
+{
+    public static StorageAnswer Failure(string code, string message) => new(false, code, message);
 }

@@ -9,21 +9,22 @@ namespace Quantixkvm.ControlPlane.Api.GraphQL;
 /// One operation's updates: its current state first (so a client that subscribes after the mutation
 /// misses nothing), then every later state, never going backwards, completing after the final one.
 /// </summary>
-public sealed class OperationUpdates(ChangeHub hub, IDocumentStore store, Guid operationId) : IObservable<OperationView>
+public sealed class OperationUpdates<T>(IObservable<T> changes, IDocumentStore store, Guid operationId) : IObservable<T>
+    where T : class, ITrackedOperation
 {
-    public IDisposable Subscribe(IObserver<OperationView> observer)
+    public IDisposable Subscribe(IObserver<T> observer)
     {
         var relay = new Relay(observer);
         // Listen before reading, so a change between the two is not lost.
-        relay.Subscription = hub.Operations.Where(o => o.Id == operationId).Subscribe(relay);
+        relay.Subscription = changes.Where(o => o.Id == operationId).Subscribe(relay);
         _ = relay.SeedAsync(store, operationId);
         return relay;
     }
 
-    private sealed class Relay(IObserver<OperationView> observer) : IObserver<OperationView>, IDisposable
+    private sealed class Relay(IObserver<T> observer) : IObserver<T>, IDisposable
     {
         private readonly Lock _gate = new();
-        private OperationView? _last;
+        private T? _last;
         private bool _done;
 
         public IDisposable? Subscription { get; set; }
@@ -33,7 +34,7 @@ public sealed class OperationUpdates(ChangeHub hub, IDocumentStore store, Guid o
             try
             {
                 await using var session = store.QuerySession();
-                if (await session.LoadAsync<OperationView>(id) is { } current)
+                if (await session.LoadAsync<T>(id) is { } current)
                 {
                     OnNext(current);
                 }
@@ -44,11 +45,11 @@ public sealed class OperationUpdates(ChangeHub hub, IDocumentStore store, Guid o
             }
         }
 
-        public void OnNext(OperationView value)
+        public void OnNext(T value)
         {
             lock (_gate)
             {
-                if (_done || value == _last || (_last is not null && Rank(value.Status) < Rank(_last.Status)))
+                if (_done || Equals(value, _last) || (_last is not null && Rank(value.Status) < Rank(_last.Status)))
                 {
                     return;
                 }

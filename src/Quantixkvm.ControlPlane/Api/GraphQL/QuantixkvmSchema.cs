@@ -202,7 +202,7 @@ public sealed class SubscriptionType : ObjectGraphType
                     }
                 }
 
-                return new OperationUpdates(services.GetRequiredService<ChangeHub>(), store, id);
+                return new OperationUpdates<OperationView>(services.GetRequiredService<ChangeHub>().Operations, store, id);
             });
         StorageFields.AddSubscriptions(this);
     }

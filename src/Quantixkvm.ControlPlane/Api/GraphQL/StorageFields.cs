@@ -140,9 +140,22 @@ internal static class StorageFields
             .Argument<IdGraphType>("id")
             .ResolveStream(c => Filter(c, c.RequestServices!.GetRequiredService<ChangeHub>().Volumes, v => v.Id));
         subscription.Field<NonNullGraphType<StorageOperationType>>("storageOperationUpdated")
-            .Description("Changes of one storage operation, until it ends.")
+            .Description("The storage operation as it is now, then each change until it ends; completes after its final state.")
             .Argument<NonNullGraphType<IdGraphType>>("id")
-            .ResolveStream(c => Filter(c, c.RequestServices!.GetRequiredService<ChangeHub>().StorageOperations, o => o.Id));
+            .ResolveStreamAsync(async c =>
+            {
+                var id = Id(c);
+                var store = c.RequestServices!.GetRequiredService<IDocumentStore>();
+                await using (var session = store.QuerySession())
+                {
+                    if (await session.LoadAsync<StorageOperationView>(id, c.CancellationToken) is null)
+                    {
+                        throw ApiError.NotFound($"storage operation {id} does not exist");
+                    }
+                }
+
+                return new OperationUpdates<StorageOperationView>(c.RequestServices!.GetRequiredService<ChangeHub>().StorageOperations, store, id);
+            });
     }
 
     private static IObservable<T> Filter<T>(IResolveFieldContext c, IObservable<T> source, Func<T, Guid> id) =>

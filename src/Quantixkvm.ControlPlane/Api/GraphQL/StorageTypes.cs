@@ -93,7 +93,10 @@ public sealed class VolumeType : ObjectGraphType<VolumeView>
         Field<AttachmentStateType>("attachment").Resolve(c => c.Source.Attachment);
         Field<StringGraphType>("targetDev").Description("The device name in the VM it is attached to (vda, vdb, …).").Resolve(c => c.Source.TargetDev);
         Field<StringGraphType>("lastError").Resolve(c => c.Source.LastError);
-        Field<NonNullGraphType<IntGraphType>>("version").Resolve(c => (int)c.Source.Version);
+        Field<NonNullGraphType<IntGraphType>>("version")
+            .Description("The volume's stream version; pass it as expectedVersion to act only on this state.")
+            // Read from the stream itself: this read model also folds VM events, so it has no stream version of its own.
+            .ResolveAsync(async c => (int)((await StoragePoolType.Session(c).Events.FetchStreamStateAsync(c.Source.Id, c.CancellationToken))?.Version ?? 0));
         Field<StorageOperationType>("currentOperation").ResolveAsync(async c => c.Source.CurrentOperationId is { } id
             ? await StoragePoolType.Session(c).LoadAsync<StorageOperationView>(id, c.CancellationToken)
             : null);
