@@ -35,6 +35,13 @@ public sealed class AgentOptions
     /// </summary>
     public string ConsoleLogDirectory { get; set; } = "/var/log/quantixkvm/console";
 
+    /// <summary>
+    /// The agent's own scratch folder (created when missing, readable by the agent alone): an import into an RBD pool
+    /// is downloaded and checked here before it is written into Ceph, and removed afterwards whatever happens.
+    /// It must have room for the largest image imported into Ceph.
+    /// </summary>
+    public string WorkDirectory { get; set; } = "/var/lib/quantixkvm/work";
+
     /// <summary>How this host authenticates to Ceph for RBD pools; the key never comes over the wire.</summary>
     public CephOptions Ceph { get; set; } = new();
 
@@ -44,13 +51,27 @@ public sealed class AgentOptions
 /// <summary>
 /// The cephx key of the pools' Ceph user (<c>CephUser</c> of the pool, e.g. <c>libvirt</c> for
 /// <c>client.libvirt</c>): <see cref="Key"/> when set, else the <c>[client.USER]</c> entry of the keyring
-/// at <see cref="KeyringPath"/>, else of <c>/etc/ceph/ceph.client.USER.keyring</c>.
+/// at <see cref="KeyringPath"/>, else of <c>/etc/ceph/ceph.client.USER.keyring</c>. libvirt gets the key in a
+/// secret; the agent's own Ceph tools (<c>rbd</c>, <c>qemu-img</c>) get the keyring file and <see cref="ConfPath"/>.
 /// </summary>
 public sealed class CephOptions
 {
-    /// <summary>A keyring file (as ceph-authtool writes it) holding the user's <c>key = ...</c>.</summary>
+    /// <summary>The folder of Ceph's default configuration and keyrings.</summary>
+    public const string DefaultFolder = "/etc/ceph";
+
+    /// <summary>
+    /// The ceph.conf the agent's Ceph tools read (default <c>/etc/ceph/ceph.conf</c>). When the file does not
+    /// exist they find the cluster through the pool's monitors alone.
+    /// </summary>
+    public string ConfPath { get; set; } = Path.Combine(DefaultFolder, "ceph.conf");
+
+    /// <summary>A keyring file (as ceph-authtool writes it) holding the user's <c>key = ...</c>; default <c>/etc/ceph/ceph.client.USER.keyring</c>.</summary>
     public string? KeyringPath { get; set; }
 
     /// <summary>The base64 cephx key itself; prefer a keyring file readable only by the agent.</summary>
     public string? Key { get; set; }
+
+    /// <summary>The keyring file of a Ceph user: <see cref="KeyringPath"/>, else the default for the user.</summary>
+    public string KeyringPathFor(string cephUser) =>
+        string.IsNullOrWhiteSpace(KeyringPath) ? Path.Combine(DefaultFolder, $"ceph.client.{cephUser}.keyring") : KeyringPath;
 }

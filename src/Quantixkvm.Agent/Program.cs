@@ -30,6 +30,7 @@ builder.Services.AddSingleton(services => new VolumeImporter(
     {
         Timeout = Timeout.InfiniteTimeSpan,
     }));
+builder.Services.AddSingleton<RbdTool>();
 builder.Services.AddSingleton<StorageOperations>();
 builder.Services.AddSingleton<OutcomeCache<StorageOutcome>>();
 

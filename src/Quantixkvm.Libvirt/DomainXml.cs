@@ -111,7 +111,8 @@ public static partial class DomainXml
 
     /// <summary>
     /// The disks (<c>&lt;devices&gt;&lt;disk&gt;</c>) of a domain's XML, in document order: target device,
-    /// kind, source and serial. Disks without a target device are skipped.
+    /// kind, source (pool volume, file, or a network disk's protocol and name) and serial. Disks without a
+    /// target device are skipped.
     /// </summary>
     /// <exception cref="XmlException">The text is not well-formed XML.</exception>
     public static IReadOnlyList<DomainDisk> ReadDisks(string domainXml)
@@ -128,13 +129,16 @@ public static partial class DomainXml
             }
 
             XElement? source = disk.Element("source");
+            bool network = disk.Attribute("type")?.Value == "network";
             disks.Add(new DomainDisk(
                 target,
                 disk.Attribute("device")?.Value ?? "disk",
                 source?.Attribute("pool")?.Value,
                 source?.Attribute("volume")?.Value,
                 source?.Attribute("file")?.Value,
-                disk.Element("serial")?.Value));
+                disk.Element("serial")?.Value,
+                network ? source?.Attribute("protocol")?.Value : null,
+                network ? source?.Attribute("name")?.Value : null));
         }
 
         return disks;
@@ -322,14 +326,17 @@ public static partial class DomainXml
         }
 
         bool volume = disk.SourcePool is not null || disk.SourceVolume is not null;
-        if (volume && disk.SourceFile is not null)
+        int sources = (volume ? 1 : 0) + (disk.SourceFile is not null ? 1 : 0) + (disk.SourceRbd is not null ? 1 : 0);
+        if (sources > 1)
         {
-            throw new ArgumentException("A disk has either a pool volume or a file as its source, not both.", field);
+            throw new ArgumentException("A disk has one source: a pool volume, a file or an RBD image.", field);
         }
 
+        string type = "file";
         XElement? source = null;
         if (volume)
         {
+            type = "volume";
             source = new XElement(
                 "source",
                 new XAttribute("pool", XmlInput.Name(disk.SourcePool, field + "." + nameof(disk.SourcePool))),
@@ -340,9 +347,20 @@ public static partial class DomainXml
             source = new XElement(
                 "source", new XAttribute("file", XmlInput.AbsolutePath(disk.SourceFile, field + "." + nameof(disk.SourceFile))));
         }
+        else if (disk.SourceRbd is not null)
+        {
+            type = "network";
+            if (format != "raw")
+            {
+                // QEMU opens the RBD image itself; Ceph does the thin provisioning and cloning a qcow2 would.
+                throw new ArgumentException("An RBD disk is raw.", field + "." + nameof(disk.DriverFormat));
+            }
+
+            source = RbdSource(disk.SourceRbd, field + "." + nameof(disk.SourceRbd));
+        }
         else if (device != "cdrom")
         {
-            throw new ArgumentException("A disk needs a source: a pool volume or a file (only a CD-ROM may be empty).", field);
+            throw new ArgumentException("A disk needs a source: a pool volume, a file or an RBD image (only a CD-ROM may be empty).", field);
         }
 
         if (disk.BootOrder is < 1)
@@ -359,14 +377,42 @@ public static partial class DomainXml
 
         return new XElement(
             "disk",
-            new XAttribute("type", volume ? "volume" : "file"),
+            new XAttribute("type", type),
             new XAttribute("device", device),
-            new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", format)),
+            new XElement(
+                "driver",
+                new XAttribute("name", "qemu"),
+                new XAttribute("type", format),
+                // Ceph keeps its own cache; QEMU's would only add a copy (and is what libvirt advises for rbd).
+                type == "network" ? new XAttribute("cache", "none") : null),
             source,
             new XElement("target", new XAttribute("dev", disk.TargetDev), new XAttribute("bus", bus)),
             disk.BootOrder is int order ? new XElement("boot", new XAttribute("order", order.ToString(CultureInfo.InvariantCulture))) : null,
             disk.ReadOnly ? new XElement("readonly") : null,
             disk.Serial is null ? null : new XElement("serial", disk.Serial));
+    }
+
+    /// <summary>
+    /// <c>&lt;source protocol='rbd' name='POOL/IMAGE'&gt;</c> with the monitors and the cephx user and secret;
+    /// the key itself stays in the libvirt secret.
+    /// </summary>
+    private static XElement RbdSource(RbdDiskSource rbd, string field)
+    {
+        XmlInput.CephName(rbd.CephPool, field + "." + nameof(rbd.CephPool));
+        XmlInput.CephName(rbd.Image, field + "." + nameof(rbd.Image));
+        XmlInput.CephUser(rbd.AuthUser, field + "." + nameof(rbd.AuthUser));
+        return new XElement(
+            "source",
+            new XAttribute("protocol", "rbd"),
+            new XAttribute("name", rbd.Name),
+            XmlInput.MonitorHosts(rbd.Monitors, field + "." + nameof(rbd.Monitors)),
+            new XElement(
+                "auth",
+                new XAttribute("username", rbd.AuthUser),
+                new XElement(
+                    "secret",
+                    new XAttribute("type", "ceph"),
+                    new XAttribute("uuid", XmlInput.Uuid(rbd.SecretUuid, field + "." + nameof(rbd.SecretUuid))))));
     }
 
     /// <summary>Whether <paramref name="value"/> is a disk target device name, e.g. <c>vda</c> or <c>sdb</c>.</summary>

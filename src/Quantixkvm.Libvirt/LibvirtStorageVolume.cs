@@ -75,10 +75,17 @@ public sealed unsafe class LibvirtStorageVolume : IDisposable
     }
 
     /// <summary>Deletes the volume and its data from the pool (<c>virStorageVolDelete</c>).</summary>
-    public void Delete()
+    public void Delete() => Delete(StorageVolumeDeleteFlags.None);
+
+    /// <summary>
+    /// Deletes the volume and its data from the pool (<c>virStorageVolDelete</c>) with libvirt's flags, e.g.
+    /// <see cref="StorageVolumeDeleteFlags.WithSnapshots"/> for an RBD image that has snapshots (a plain delete of
+    /// one fails with a misleading "No such file or directory").
+    /// </summary>
+    public void Delete(StorageVolumeDeleteFlags flags)
     {
         ThrowIfDisposed();
-        LibvirtRuntime.Check(NativeMethods.virStorageVolDelete(handle, 0), "virStorageVolDelete");
+        LibvirtRuntime.Check(NativeMethods.virStorageVolDelete(handle, (uint)flags), "virStorageVolDelete");
     }
 
     /// <summary>Releases this object's libvirt reference (<c>virStorageVolFree</c>).</summary>

@@ -33,3 +33,21 @@ public sealed record StoragePoolInfo(StoragePoolState State, long CapacityBytes,
 /// <param name="CapacityBytes">Size the guest sees.</param>
 /// <param name="AllocationBytes">Space actually taken on the host (less than the capacity when thin).</param>
 public sealed record StorageVolumeInfo(StorageVolumeType Type, long CapacityBytes, long AllocationBytes);
+
+/// <summary>libvirt's <c>virStorageVolDeleteFlags</c> (libvirt-storage.h), with libvirt's numbers.</summary>
+[Flags]
+public enum StorageVolumeDeleteFlags : uint
+{
+    /// <summary>VIR_STORAGE_VOL_DELETE_NORMAL: delete the volume; every pool kind takes it.</summary>
+    None = 0,
+
+    /// <summary>VIR_STORAGE_VOL_DELETE_ZEROED: clear the data to zeros first (slow).</summary>
+    Zeroed = 1 << 0,
+
+    /// <summary>
+    /// VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS: remove the volume's snapshots too (rbd pools: also the protected
+    /// <c>libvirt-N</c> snapshots that <see cref="LibvirtStoragePool.CreateVolumeFrom"/> clones from, once no clone
+    /// depends on them). Pool kinds without volume snapshots (dir) refuse the flag.
+    /// </summary>
+    WithSnapshots = 1 << 1,
+}

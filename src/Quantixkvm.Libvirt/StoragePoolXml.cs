@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Xml.Linq;
 
 namespace Quantixkvm.Libvirt;
@@ -38,38 +37,11 @@ public static class StoragePoolXml
         ArgumentNullException.ThrowIfNull(monitors);
         XmlInput.Name(name, nameof(name));
         XmlInput.Name(cephPoolName, nameof(cephPoolName));
-        XmlInput.Name(authUser, nameof(authUser));
-        if (monitors.Count == 0)
-        {
-            throw new ArgumentException("At least one Ceph monitor is needed.", nameof(monitors));
-        }
-
-        if (authUser.StartsWith("client.", StringComparison.Ordinal))
-        {
-            // libvirt passes the user to librados as the client id, which adds "client." itself.
-            throw new ArgumentException(
-                $"The {nameof(authUser)} '{authUser}' must be given without the 'client.' prefix.", nameof(authUser));
-        }
-
-        var source = new XElement("source", new XElement("name", cephPoolName));
-        foreach ((string host, int port) in monitors)
-        {
-            XmlInput.Text(host, nameof(monitors) + " host");
-            if (host.Any(char.IsWhiteSpace) || host.Contains('/', StringComparison.Ordinal))
-            {
-                throw new ArgumentException($"The monitor host '{host}' is not a host name or address.", nameof(monitors));
-            }
-
-            if (port is < 1 or > 65535)
-            {
-                throw new ArgumentOutOfRangeException(nameof(monitors), port, "A monitor port must be between 1 and 65535.");
-            }
-
-            source.Add(new XElement(
-                "host",
-                new XAttribute("name", host),
-                new XAttribute("port", port.ToString(CultureInfo.InvariantCulture))));
-        }
+        XmlInput.CephUser(authUser, nameof(authUser));
+        var source = new XElement(
+            "source",
+            new XElement("name", cephPoolName),
+            XmlInput.MonitorHosts(monitors, nameof(monitors)));
 
         source.Add(new XElement(
             "auth",

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Xml;
+using System.Xml.Linq;
 
 namespace Quantixkvm.Libvirt;
 
@@ -26,6 +28,64 @@ internal static class XmlInput
 
         NoControlCharacters(value, field);
         return value;
+    }
+
+    /// <summary>
+    /// A Ceph pool or RBD image name as a network disk names it (<c>POOL/IMAGE</c>): a plain <see cref="Name"/>
+    /// without '@' (QEMU and libvirt read what follows as a snapshot) or white space.
+    /// </summary>
+    public static string CephName(string? value, string field)
+    {
+        Name(value, field);
+        if (value!.Contains('@', StringComparison.Ordinal) || value.Any(char.IsWhiteSpace))
+        {
+            throw new ArgumentException($"The {field} '{value}' must not contain '@' or white space.", field);
+        }
+
+        return value;
+    }
+
+    /// <summary>A Ceph client id as libvirt wants it: a plain name without the <c>client.</c> prefix (librados adds it).</summary>
+    public static string CephUser(string? value, string field)
+    {
+        Name(value, field);
+        if (value!.StartsWith("client.", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"The {field} '{value}' must be given without the 'client.' prefix.", field);
+        }
+
+        return value;
+    }
+
+    /// <summary>The <c>&lt;host name port/&gt;</c> elements of Ceph monitors: at least one, each a host name or address and a port.</summary>
+    public static List<XElement> MonitorHosts(IReadOnlyList<(string Host, int Port)>? monitors, string field)
+    {
+        if (monitors is null || monitors.Count == 0)
+        {
+            throw new ArgumentException("At least one Ceph monitor is needed.", field);
+        }
+
+        var hosts = new List<XElement>(monitors.Count);
+        foreach ((string host, int port) in monitors)
+        {
+            Text(host, field + " host");
+            if (host.Any(char.IsWhiteSpace) || host.Contains('/', StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"The monitor host '{host}' is not a host name or address.", field);
+            }
+
+            if (port is < 1 or > 65535)
+            {
+                throw new ArgumentOutOfRangeException(field, port, "A monitor port must be between 1 and 65535.");
+            }
+
+            hosts.Add(new XElement(
+                "host",
+                new XAttribute("name", host),
+                new XAttribute("port", port.ToString(CultureInfo.InvariantCulture))));
+        }
+
+        return hosts;
     }
 
     /// <summary>Free text for an element or attribute: any characters XML can carry, but no control characters.</summary>

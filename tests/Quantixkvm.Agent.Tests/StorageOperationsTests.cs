@@ -232,17 +232,19 @@ public sealed class StorageOperationsTests : IDisposable
     }
 
     [Fact]
-    public async Task an_import_into_an_rbd_pool_fails_with_NOT_SUPPORTED_before_touching_libvirt()
+    public async Task a_qcow2_volume_or_import_in_an_rbd_pool_fails_with_NOT_SUPPORTED_before_touching_libvirt()
     {
-        var id = Guid.NewGuid();
-        var rbd = new StoragePoolSpecification(id, StoragePoolSpecification.LibvirtNameFor(id), "rbd", null, "vms", ["127.0.0.1:6789"], "libvirt");
+        var rbd = RbdPool("vms", ["127.0.0.1:6789"], "libvirt");
         _pools.Add(rbd.LibvirtName);
-        var volume = new VolumeSpecification(Guid.NewGuid(), "image", "raw", MiB, ImportUrl: "http://127.0.0.1:1/x.raw", Sha256: new string('0', 64));
+        var volume = new VolumeSpecification(Guid.NewGuid(), "image", "qcow2", MiB);
 
-        var outcome = await RunAsync(StorageCommand(StorageOperationKind.CreateVolume, rbd, InAMinute, volume));
+        var blank = await RunAsync(StorageCommand(StorageOperationKind.CreateVolume, rbd, InAMinute, volume));
+        var import = await RunAsync(StorageCommand(StorageOperationKind.CreateVolume, rbd, InAMinute,
+            volume with { ImportUrl = "http://127.0.0.1:1/x.qcow2", Sha256 = new string('0', 64) }));
 
-        outcome.ErrorCode.ShouldBe("NOT_SUPPORTED");
-        outcome.ErrorMessage.ShouldNotBeNull().ShouldContain("dir pools only");
+        blank.ErrorCode.ShouldBe("NOT_SUPPORTED");
+        blank.ErrorMessage.ShouldNotBeNull().ShouldContain("RBD images are raw");
+        import.ErrorCode.ShouldBe("NOT_SUPPORTED");
         _libvirt.FindStoragePool(rbd.LibvirtName).ShouldBeNull();
     }
 

@@ -6,7 +6,7 @@ namespace Quantixkvm.EndToEnd.Tests;
 /// The platform with a real hypervisor: the agent drives the QEMU driver (TCG) of a private session
 /// libvirtd, imports the test guest image (infra/dev/guest-image.sh) and boots it.
 /// </summary>
-public sealed class GuestPlatform : Platform
+public class GuestPlatform : Platform
 {
     public string GuestImage { get; private set; } = "";
     public string ConsoleFolder { get; private set; } = "";

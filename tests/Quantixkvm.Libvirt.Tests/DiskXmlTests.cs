@@ -81,6 +81,88 @@ public sealed class DiskXmlTests
         Should.Throw<ArgumentException>(() => DomainXml.Disk(spec)).ParamName.ShouldBe(field);
     }
 
+    private static readonly Guid CephSecret = Guid.Parse("0f7c2b1e-5a3d-4c6e-9b8a-7d6e5f4a3b2c");
+
+    private static RbdDiskSource Rbd(string pool = "vms", string image = "vm1-root", string user = "libvirt") =>
+        new(pool, image, [("10.0.0.1", 6789), ("mon-b.example", 3300)], user, CephSecret);
+
+    [Fact]
+    public void an_rbd_disk_is_a_raw_network_disk_naming_pool_image_monitors_user_and_ceph_secret()
+    {
+        XElement disk = Disk(new DiskSpec("vda", SourceRbd: Rbd(), BootOrder: 1, Serial: "qkvm-root"));
+
+        disk.Attribute("type")!.Value.ShouldBe("network");
+        disk.Attribute("device")!.Value.ShouldBe("disk");
+        disk.Element("driver")!.Attribute("type")!.Value.ShouldBe("raw");
+        disk.Element("driver")!.Attribute("cache")!.Value.ShouldBe("none");
+        XElement source = disk.Element("source")!;
+        source.Attribute("protocol")!.Value.ShouldBe("rbd");
+        source.Attribute("name")!.Value.ShouldBe("vms/vm1-root");
+        source.Attribute("pool").ShouldBeNull();
+        source.Elements("host").Select(h => (h.Attribute("name")!.Value, h.Attribute("port")!.Value))
+            .ShouldBe([("10.0.0.1", "6789"), ("mon-b.example", "3300")]);
+        XElement auth = source.Element("auth")!;
+        auth.Attribute("username")!.Value.ShouldBe("libvirt");
+        auth.Element("secret")!.Attribute("type")!.Value.ShouldBe("ceph");
+        auth.Element("secret")!.Attribute("uuid")!.Value.ShouldBe(CephSecret.ToString());
+        disk.Element("target")!.Attribute("dev")!.Value.ShouldBe("vda");
+        disk.Element("boot")!.Attribute("order")!.Value.ShouldBe("1");
+        disk.Element("serial")!.Value.ShouldBe("qkvm-root");
+    }
+
+    [Fact]
+    public void a_volume_or_file_disk_has_no_cache_mode_of_its_own()
+    {
+        Disk(new DiskSpec("vdb", SourceFile: "/a")).Element("driver")!.Attribute("cache").ShouldBeNull();
+        Disk(new DiskSpec("vdb", SourcePool: "p", SourceVolume: "v")).Element("driver")!.Attribute("cache").ShouldBeNull();
+    }
+
+    public static TheoryData<DiskSpec, string> ImpossibleRbdDisks() => new()
+    {
+        { new DiskSpec("vda", DriverFormat: "qcow2", SourceRbd: Rbd()), "disk.DriverFormat" },
+        { new DiskSpec("vda", SourceFile: "/a", SourceRbd: Rbd()), "disk" },
+        { new DiskSpec("vda", SourcePool: "p", SourceVolume: "v", SourceRbd: Rbd()), "disk" },
+        { new DiskSpec("vda", SourceRbd: Rbd(pool: "a/b")), "disk.SourceRbd.CephPool" },
+        { new DiskSpec("vda", SourceRbd: Rbd(pool: "")), "disk.SourceRbd.CephPool" },
+        { new DiskSpec("vda", SourceRbd: Rbd(image: "root@snap")), "disk.SourceRbd.Image" },
+        { new DiskSpec("vda", SourceRbd: Rbd(image: "../root")), "disk.SourceRbd.Image" },
+        { new DiskSpec("vda", SourceRbd: Rbd(image: "has space")), "disk.SourceRbd.Image" },
+        { new DiskSpec("vda", SourceRbd: Rbd(user: "client.libvirt")), "disk.SourceRbd.AuthUser" },
+        { new DiskSpec("vda", SourceRbd: Rbd() with { Monitors = [] }), "disk.SourceRbd.Monitors" },
+        { new DiskSpec("vda", SourceRbd: Rbd() with { Monitors = [("bad host", 6789)] }), "disk.SourceRbd.Monitors" },
+        { new DiskSpec("vda", SourceRbd: Rbd() with { SecretUuid = Guid.Empty }), "disk.SourceRbd.SecretUuid" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ImpossibleRbdDisks))]
+    public void an_impossible_rbd_disk_is_refused_naming_the_field(DiskSpec spec, string field)
+    {
+        Should.Throw<ArgumentException>(() => DomainXml.Disk(spec)).ParamName.ShouldBe(field);
+    }
+
+    [Fact]
+    public void a_monitor_port_out_of_range_is_refused()
+    {
+        Should.Throw<ArgumentOutOfRangeException>(() => DomainXml.Disk(new DiskSpec("vda", SourceRbd: Rbd() with { Monitors = [("h", 70000)] })))
+            .ParamName.ShouldBe("disk.SourceRbd.Monitors");
+    }
+
+    [Fact]
+    public void an_rbd_disk_reads_back_as_its_protocol_and_image_name()
+    {
+        string xml = DomainXml.Build(Spec(
+        [
+            new DiskSpec("vda", SourceRbd: Rbd(), Serial: "root"),
+            new DiskSpec("vdb", SourceFile: "/data/scratch.raw"),
+        ]));
+
+        DomainXml.ReadDisks(xml).ShouldBe(
+        [
+            new DomainDisk("vda", "disk", null, null, null, "root", "rbd", "vms/vm1-root"),
+            new DomainDisk("vdb", "disk", null, null, "/data/scratch.raw", null),
+        ]);
+    }
+
     [Fact]
     public void a_boot_order_below_one_is_refused()
     {

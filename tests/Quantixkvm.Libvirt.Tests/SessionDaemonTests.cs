@@ -216,6 +216,34 @@ public sealed class SessionDaemonTests : IClassFixture<SessionDaemonFixture>, ID
     }
 
     [Fact]
+    public void the_qemu_driver_keeps_an_rbd_network_disk_as_defined_and_attaches_and_detaches_one()
+    {
+        Guid secret = Guid.NewGuid();
+        RbdDiskSource Rbd(string image) => new("vms", image, [("127.0.0.1", 6789)], "libvirt", secret);
+        using LibvirtDomain domain = DefineQemuDomain(TestSpec() with
+        {
+            Disks = [new DiskSpec("vda", SourceRbd: Rbd("vm1-root"), BootOrder: 1, Serial: "root")],
+        });
+        string data = DomainXml.Disk(new DiskSpec("vdb", SourceRbd: Rbd("vm1-data"), Serial: "data"));
+
+        domain.AttachDevice(data, live: false, config: true);
+
+        domain.ListDisks().ShouldBe(
+        [
+            new DomainDisk("vda", "disk", null, null, null, "root", "rbd", "vms/vm1-root"),
+            new DomainDisk("vdb", "disk", null, null, null, "data", "rbd", "vms/vm1-data"),
+        ]);
+        XElement disk = XDocument.Parse(domain.GetXml()).Root!.Element("devices")!.Element("disk")!;
+        disk.Element("driver")!.Attribute("cache")!.Value.ShouldBe("none");
+        disk.Element("source")!.Element("host")!.Attribute("port")!.Value.ShouldBe("6789");
+        disk.Element("source")!.Element("auth")!.Element("secret")!.Attribute("uuid")!.Value.ShouldBe(secret.ToString());
+
+        domain.DetachDevice(data, live: false, config: true);
+
+        domain.ListDisks().Select(d => d.TargetDev).ShouldBe(["vda"]);
+    }
+
+    [Fact]
     public void a_disk_only_snapshot_of_a_stopped_domain_puts_a_qcow2_overlay_on_its_disk()
     {
         using LibvirtStoragePool pool = StartDirPool();

@@ -103,10 +103,32 @@ public sealed class DomainOperations(
     /// <summary>The serial number a VM's volume shows in the guest: the volume id without dashes, cut to the 20 characters virtio-blk carries.</summary>
     public static string DiskSerial(Guid volumeId) => volumeId.ToString("N")[..20];
 
-    /// <summary>The libvirt disk of one of a VM's volumes: found by pool and volume name, so libvirt resolves the path (and any Ceph authentication).</summary>
-    public static DiskSpec DiskSpecOf(DiskAttachment disk) => new(
-        disk.TargetDev, disk.Bus, "disk", disk.Format, disk.Pool.LibvirtName, disk.VolumeName,
-        BootOrder: disk.BootOrder, ReadOnly: disk.ReadOnly, Serial: DiskSerial(disk.VolumeId));
+    /// <summary>
+    /// The libvirt disk of one of a VM's volumes. A dir pool's volume is found by pool and volume name, so libvirt resolves
+    /// the path. An rbd pool's volume is a network disk QEMU opens itself (libvirt 9 cannot start a volume disk of an rbd
+    /// pool): the pool's Ceph pool, monitors and user, and the libvirt secret this host defines for that user.
+    /// </summary>
+    /// <exception cref="OperationFailure">INVALID_SPEC: an rbd pool without its Ceph pool, user or monitors.</exception>
+    public static DiskSpec DiskSpecOf(DiskAttachment disk) => disk.Pool.Kind == "rbd"
+        ? new(
+            disk.TargetDev, disk.Bus, "disk", disk.Format,
+            BootOrder: disk.BootOrder, ReadOnly: disk.ReadOnly, Serial: DiskSerial(disk.VolumeId), SourceRbd: RbdSourceOf(disk))
+        : new(
+            disk.TargetDev, disk.Bus, "disk", disk.Format, disk.Pool.LibvirtName, disk.VolumeName,
+            BootOrder: disk.BootOrder, ReadOnly: disk.ReadOnly, Serial: DiskSerial(disk.VolumeId));
+
+    /// <summary>Where an rbd pool's volume is for QEMU.</summary>
+    public static RbdDiskSource RbdSourceOf(DiskAttachment disk)
+    {
+        var pool = disk.Pool;
+        var user = pool.CephUser ?? throw new OperationFailure("INVALID_SPEC", $"rbd pool {pool.LibvirtName} names no Ceph user");
+        return new RbdDiskSource(
+            pool.CephPool ?? throw new OperationFailure("INVALID_SPEC", $"rbd pool {pool.LibvirtName} names no Ceph pool"),
+            disk.VolumeName,
+            StoragePools.ParseMonitors(pool.CephMonitors),
+            user,
+            StoragePools.CephSecretUuid(user));
+    }
 
     /// <summary>Where a QEMU guest's serial console is logged.</summary>
     public string ConsoleLogPath(Guid vmId) => Path.Combine(Path.GetFullPath(options.Value.ConsoleLogDirectory), $"qkvm-{vmId:N}.log");
@@ -123,7 +145,7 @@ public sealed class DomainOperations(
         var disks = new List<DiskSpec>();
         foreach (var disk in command.Disks ?? [])
         {
-            // Starting the domain resolves a volume disk's pool: make sure this host has it.
+            // Starting the domain resolves a volume disk's pool, and an RBD disk needs the ceph secret ensuring defines: make sure this host has both.
             pools.Ensure(disk.Pool).Dispose();
             disks.Add(DiskSpecOf(disk));
         }
@@ -247,8 +269,17 @@ public sealed class DomainOperations(
         return Observed(domain);
     }
 
-    private static bool Holds(LibvirtDomain domain, DiskAttachment disk) =>
-        domain.ListDisks().Any(d => d.TargetDev == disk.TargetDev && d.SourcePool == disk.Pool.LibvirtName && d.SourceVolume == disk.VolumeName);
+    /// <summary>Whether the domain has this volume at this device: by pool and volume, or for RBD by the image QEMU opens.</summary>
+    private static bool Holds(LibvirtDomain domain, DiskAttachment disk)
+    {
+        if (disk.Pool.Kind == "rbd")
+        {
+            var image = RbdSourceOf(disk).Name;
+            return domain.ListDisks().Any(d => d.TargetDev == disk.TargetDev && d.SourceProtocol == "rbd" && d.SourceName == image);
+        }
+
+        return domain.ListDisks().Any(d => d.TargetDev == disk.TargetDev && d.SourcePool == disk.Pool.LibvirtName && d.SourceVolume == disk.VolumeName);
+    }
 
     private static List<string> ReadOnlyDisks(LibvirtDomain domain) =>
     [

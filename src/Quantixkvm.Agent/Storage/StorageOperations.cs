@@ -25,11 +25,12 @@ public sealed record StorageOutcome(
 }
 
 /// <summary>
-/// Carries out a storage operation against libvirt (and qemu-img for qcow2 snapshots). Like the domain
-/// operations it reads what exists first, so a redelivered command (or one done by hand) succeeds
-/// without acting twice: an existing pool or volume is success for a create, a missing one for a delete.
+/// Carries out a storage operation against libvirt (and qemu-img for qcow2 snapshots, Ceph's rbd tool for RBD
+/// snapshots, flattening and imports). Like the domain operations it reads what exists first, so a redelivered
+/// command (or one done by hand) succeeds without acting twice: an existing pool or volume is success for a
+/// create, a missing one for a delete.
 /// </summary>
-public sealed class StorageOperations(StoragePools pools, VolumeImporter importer, TimeProvider clock)
+public sealed class StorageOperations(StoragePools pools, VolumeImporter importer, RbdTool rbdTool, TimeProvider clock)
 {
     public async Task<StorageOutcome> RunAsync(RunStorageOperation command, CancellationToken cancellationToken)
     {
@@ -50,7 +51,7 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
                 StorageOperationKind.RefreshPool => CreatePool(command.Pool),
                 StorageOperationKind.DeletePool => DeletePool(command.Pool),
                 StorageOperationKind.CreateVolume => await CreateVolumeAsync(command, deadline.Token),
-                StorageOperationKind.ResizeVolume => ResizeVolume(command),
+                StorageOperationKind.ResizeVolume => await ResizeVolumeAsync(command, deadline.Token),
                 StorageOperationKind.DeleteVolume => DeleteVolume(command),
                 StorageOperationKind.SnapshotVolume or StorageOperationKind.RevertVolume or StorageOperationKind.DeleteVolumeSnapshot =>
                     await VolumeSnapshotAsync(command, deadline.Token),
@@ -85,7 +86,10 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
     {
         using var pool = pools.Ensure(spec);
         pool.Refresh();
-        return StorageOutcome.Of(pool.GetInfo());
+        var info = pool.GetInfo();
+        // Ceph reports pool statistics through its manager (ceph-mgr): without one libvirt sees 0 bytes everywhere,
+        // which means "unknown", not "full"; the figures are left out rather than reported as a pool with no room.
+        return spec.Kind == "rbd" && info.CapacityBytes == 0 ? StorageOutcome.Done : StorageOutcome.Of(info);
     }
 
     /// <summary>Stops and undefines the pool; its storage (folder, Ceph pool) is never deleted, and a pool that still holds volumes is left alone.</summary>
@@ -142,24 +146,29 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
             throw new OperationFailure("NOT_SUPPORTED", $"volume {spec.Name}: RBD images are raw; {spec.Format} is not supported on rbd pool {command.Pool.LibvirtName}");
         }
 
-        if (rbd && spec.ImportUrl is not null)
-        {
-            throw new OperationFailure("NOT_SUPPORTED",
-                $"volume {spec.Name}: imports are supported into dir pools only for now; import into a dir pool and clone, or upload to Ceph with rbd import");
-        }
-
         using var pool = pools.Ensure(command.Pool);
         if (FindVolume(pool, spec.Name) is { } existing)
         {
             // Made by an earlier delivery of this command (or its import finished just before a crash).
             using (existing)
             {
+                if (rbd && spec.CloneOfName is not null && !spec.Linked)
+                {
+                    // That delivery may have cloned and not flattened yet: a full clone must not depend on its source.
+                    await FlattenAsync(command.Pool, existing, cancellationToken);
+                }
+
                 return StorageOutcome.Of(existing);
             }
         }
 
         if (spec.ImportUrl is not null)
         {
+            if (rbd)
+            {
+                return await ImportIntoRbdAsync(command, spec, pool, cancellationToken);
+            }
+
             try
             {
                 await importer.ImportAsync(command.OperationId, spec, StoragePools.TargetPath(pool), cancellationToken);
@@ -196,8 +205,31 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
                 return StorageOutcome.Of(overlay);
             }
 
-            // A full copy (on RBD, libvirt makes a copy-on-write clone where Ceph can).
+            // A dir pool copies the file. An rbd pool makes an RBD clone (copy-on-write) of a protected snapshot
+            // libvirt takes of the source: that is the linked clone; a full clone is flattened so it stands alone.
             using var copy = pool.CreateVolumeFrom(StorageVolumeXml.Build(spec.Name, capacity, spec.Format), source);
+            if (rbd)
+            {
+                try
+                {
+                    if (!spec.Linked)
+                    {
+                        await FlattenAsync(command.Pool, copy, cancellationToken);
+                    }
+
+                    // libvirt's RBD clone keeps the source's size.
+                    if (copy.GetInfo().CapacityBytes < capacity)
+                    {
+                        await GrowAsync(command.Pool, copy, capacity, cancellationToken);
+                    }
+                }
+                catch
+                {
+                    TryDelete(copy, StorageVolumeDeleteFlags.WithSnapshots);
+                    throw;
+                }
+            }
+
             return StorageOutcome.Of(copy);
         }
 
@@ -205,8 +237,101 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
         return StorageOutcome.Of(blank);
     }
 
+    /// <summary>
+    /// An import into an rbd pool: downloaded and checked in the agent's work folder exactly as for a dir pool, written
+    /// by qemu-img into a new image under a temporary name (made through libvirt with the image's size), then renamed
+    /// to the volume's name in one step. Whatever fails, the temporary image and file are removed; nothing ever
+    /// appears under the volume's name unchecked or half written.
+    /// </summary>
+    private async Task<StorageOutcome> ImportIntoRbdAsync(
+        RunStorageOperation command, VolumeSpecification spec, LibvirtStoragePool pool, CancellationToken cancellationToken)
+    {
+        var file = Path.Combine(rbdTool.WorkFolder(), VolumeImporter.PartFileName(command.OperationId));
+        try
+        {
+            var length = await importer.DownloadAsync(spec, file, cancellationToken);
+            if (length == 0)
+            {
+                throw new OperationFailure("INVALID_SPEC", $"the image imported for {spec.Name} is empty");
+            }
+
+            var staging = StagingImageName(command.OperationId);
+            using (var leftover = pool.FindVolume(staging))
+            {
+                // Left by an earlier delivery that was cut off: never written through, removed.
+                leftover?.Delete(StorageVolumeDeleteFlags.WithSnapshots);
+            }
+
+            using (var volume = pool.CreateVolume(StorageVolumeXml.Build(staging, length, "raw")))
+            {
+                try
+                {
+                    var (cephPool, image) = RbdTool.Split(volume.Path);
+                    using (var access = rbdTool.Access(command.Pool))
+                    {
+                        // -n: into the image libvirt made; --target-is-zero: a new image reads as zeros, so holes stay holes.
+                        var convert = await ExternalTool.RunAsync(
+                            "qemu-img",
+                            ["convert", "-n", "--target-is-zero", "-f", spec.Format, "-O", "raw", file, access.QemuImageName(cephPool, image)],
+                            cancellationToken);
+                        if (convert.ExitCode != 0)
+                        {
+                            throw new OperationFailure("IMPORT_WRITE_FAILED", $"qemu-img could not write the image into {cephPool}/{image}: {convert.Message}");
+                        }
+                    }
+
+                    await rbdTool.RunAsync(command.Pool, ["rename", "--pool", cephPool, "--image", image, "--dest-pool", cephPool, "--dest", spec.Name], cancellationToken);
+                }
+                catch
+                {
+                    TryDelete(volume, StorageVolumeDeleteFlags.None);
+                    TryRefresh(pool);
+                    throw;
+                }
+            }
+
+            pool.Refresh();
+            using var imported = pool.FindVolume(spec.Name)
+                ?? throw new OperationFailure("AGENT_ERROR", $"volume {spec.Name} was written but libvirt does not list it after a refresh");
+            return StorageOutcome.Of(imported);
+        }
+        finally
+        {
+            TryDeleteFile(file);
+        }
+    }
+
+    /// <summary>The name of an RBD import's image while it is written; libvirt lists it meanwhile, and it says what it is.</summary>
+    public static string StagingImageName(Guid operationId) => $".qkvm-import-{operationId:N}";
+
+    /// <summary>
+    /// Grows a volume: an RBD image with <c>rbd resize</c> (libvirt refuses a size below its idea of the allocation, which
+    /// counts whole 4 MiB objects, so a small image could not grow), anything else through libvirt. Never shrinks.
+    /// </summary>
+    private async Task GrowAsync(StoragePoolSpecification poolSpec, LibvirtStorageVolume volume, long size, CancellationToken cancellationToken)
+    {
+        if (poolSpec.Kind != "rbd")
+        {
+            volume.Resize(size);
+            return;
+        }
+
+        var (cephPool, image) = RbdTool.Split(volume.Path);
+        await rbdTool.RunAsync(poolSpec, ["resize", "--no-progress", "--size", $"{size}B", "--pool", cephPool, "--image", image], cancellationToken);
+    }
+
+    /// <summary>Makes an RBD clone independent of its parent (<c>rbd flatten</c>), unless it has none.</summary>
+    private async Task FlattenAsync(StoragePoolSpecification poolSpec, LibvirtStorageVolume volume, CancellationToken cancellationToken)
+    {
+        var (cephPool, image) = RbdTool.Split(volume.Path);
+        if (await rbdTool.ParentAsync(poolSpec, cephPool, image, cancellationToken) is not null)
+        {
+            await rbdTool.RunAsync(poolSpec, ["flatten", "--no-progress", "--pool", cephPool, "--image", image], cancellationToken);
+        }
+    }
+
     /// <summary>Grows a volume to the asked size; a volume that already has it is left alone, and shrinking is refused.</summary>
-    private StorageOutcome ResizeVolume(RunStorageOperation command)
+    private async Task<StorageOutcome> ResizeVolumeAsync(RunStorageOperation command, CancellationToken cancellationToken)
     {
         var spec = RequireVolume(command);
         var size = command.SizeBytes ?? throw new OperationFailure("INVALID_SPEC", $"resizing volume {spec.Name} needs the new size");
@@ -221,7 +346,7 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
 
         if (size > capacity)
         {
-            volume.Resize(size);
+            await GrowAsync(command.Pool, volume, size, cancellationToken);
         }
 
         return StorageOutcome.Of(volume);
@@ -232,11 +357,16 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
         var spec = RequireVolume(command);
         using var pool = pools.Ensure(command.Pool);
         using var volume = FindVolume(pool, spec.Name);
-        volume?.Delete();
+        // An RBD image's snapshots go with it: the user's, and the protected ones libvirt clones from (which Ceph
+        // refuses to remove while a linked clone still depends on them, so such a base is never deleted).
+        volume?.Delete(command.Pool.Kind == "rbd" ? StorageVolumeDeleteFlags.WithSnapshots : StorageVolumeDeleteFlags.None);
         return StorageOutcome.Done;
     }
 
-    /// <summary>Internal qcow2 snapshots with qemu-img; qemu-img takes the image's write lock, so an image a running guest uses is refused by it.</summary>
+    /// <summary>
+    /// Internal qcow2 snapshots with qemu-img; qemu-img takes the image's write lock, so an image a running guest uses is
+    /// refused by it. RBD snapshots with the rbd tool.
+    /// </summary>
     private async Task<StorageOutcome> VolumeSnapshotAsync(RunStorageOperation command, CancellationToken cancellationToken)
     {
         var spec = RequireVolume(command);
@@ -244,6 +374,11 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
         if (string.IsNullOrWhiteSpace(name) || name.Any(char.IsControl))
         {
             throw new OperationFailure("INVALID_SPEC", $"a snapshot of volume {spec.Name} needs a name without control characters");
+        }
+
+        if (command.Pool.Kind == "rbd")
+        {
+            return await RbdSnapshotAsync(command, spec, name, cancellationToken);
         }
 
         if (name.All(char.IsAsciiDigit))
@@ -254,7 +389,7 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
 
         if (command.Pool.Kind != "dir")
         {
-            throw new OperationFailure("NOT_SUPPORTED", $"volume snapshots are supported in dir pools only for now, and pool {command.Pool.LibvirtName} is {command.Pool.Kind}");
+            throw new OperationFailure("NOT_SUPPORTED", $"volume snapshots are supported in dir and rbd pools, and pool {command.Pool.LibvirtName} is {command.Pool.Kind}");
         }
 
         if (spec.Format != "qcow2")
@@ -290,6 +425,53 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
         return StorageOutcome.Of(volume);
     }
 
+    /// <summary>
+    /// RBD snapshots of the image (<c>rbd snap create|rollback|rm</c>): taken already is success for a create, gone already
+    /// for a delete. A rollback rewrites the whole image under a guest that has it open, so an image in use is refused.
+    /// </summary>
+    private async Task<StorageOutcome> RbdSnapshotAsync(RunStorageOperation command, VolumeSpecification spec, string name, CancellationToken cancellationToken)
+    {
+        if (name.Contains('@', StringComparison.Ordinal) || name.Contains('/', StringComparison.Ordinal))
+        {
+            throw new OperationFailure("INVALID_SPEC", $"the snapshot name '{name}' has '@' or '/', which Ceph reads as part of an image name");
+        }
+
+        if (name.StartsWith("libvirt-", StringComparison.Ordinal))
+        {
+            throw new OperationFailure("INVALID_SPEC", $"the snapshot name '{name}' starts with 'libvirt-', which libvirt uses for the snapshots it clones from");
+        }
+
+        using var pool = pools.Ensure(command.Pool);
+        using var volume = RequireExisting(pool, spec, command.Pool);
+        var (cephPool, image) = RbdTool.Split(volume.Path);
+        var exists = (await rbdTool.SnapshotsAsync(command.Pool, cephPool, image, cancellationToken)).Any(s => s.Name == name);
+        string[] target = ["--no-progress", "--pool", cephPool, "--image", image, "--snap", name];
+        switch (command.Kind)
+        {
+            case StorageOperationKind.SnapshotVolume when !exists:
+                await rbdTool.RunAsync(command.Pool, ["snap", "create", .. target], cancellationToken);
+                break;
+            case StorageOperationKind.DeleteVolumeSnapshot when exists:
+                await rbdTool.RunAsync(command.Pool, ["snap", "rm", .. target], cancellationToken);
+                break;
+            case StorageOperationKind.RevertVolume:
+                if (!exists)
+                {
+                    throw new OperationFailure("SNAPSHOT_NOT_FOUND", $"volume {spec.Name} has no snapshot named '{name}'");
+                }
+
+                if (await rbdTool.InUseAsync(command.Pool, cephPool, image, cancellationToken))
+                {
+                    throw new OperationFailure("VOLUME_IN_USE", $"volume {spec.Name} is open (a running guest uses it); stop the guest before reverting it to '{name}'");
+                }
+
+                await rbdTool.RunAsync(command.Pool, ["snap", "rollback", .. target], cancellationToken);
+                break;
+        }
+
+        return StorageOutcome.Of(volume);
+    }
+
     private static async Task<HashSet<string>> SnapshotNamesAsync(string image, CancellationToken cancellationToken)
     {
         // -U: only reads the header, and must not fail for the lock; the change itself takes the lock.
@@ -320,6 +502,30 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
         catch (LibvirtException)
         {
             // The failure being reported matters more.
+        }
+    }
+
+    private static void TryDelete(LibvirtStorageVolume volume, StorageVolumeDeleteFlags flags)
+    {
+        try
+        {
+            volume.Delete(flags);
+        }
+        catch (LibvirtException)
+        {
+            // The failure being reported matters more; a leftover import image is removed by the next delivery.
+        }
+    }
+
+    private static void TryDeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The work folder is the agent's own; nothing else can be done.
         }
     }
 

@@ -212,7 +212,7 @@ public sealed class StoragePools(HypervisorConnection hypervisor, IOptions<Agent
             return ceph.Key.Trim();
         }
 
-        var path = ceph.KeyringPath ?? $"/etc/ceph/ceph.client.{cephUser}.keyring";
+        var path = ceph.KeyringPathFor(cephUser);
         string text;
         try
         {

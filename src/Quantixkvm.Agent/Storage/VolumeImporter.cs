@@ -8,7 +8,8 @@ namespace Quantixkvm.Agent.Storage;
 /// <summary>
 /// Fills a new volume of a dir pool from a URL: streamed into a hidden temporary file in the pool's folder
 /// while its SHA-256 is computed, checked, then renamed (moved without overwriting) to the volume's name in one step. Whatever fails,
-/// no half-written file is left behind, and nothing ever appears under the volume's name unchecked.
+/// no half-written file is left behind, and nothing ever appears under the volume's name unchecked. For an RBD pool the
+/// checked image is downloaded into the agent's work folder instead (<see cref="DownloadAsync"/>) and written into Ceph by the caller.
 /// </summary>
 public sealed class VolumeImporter(IOptions<AgentOptions> options, HttpClient http)
 {
@@ -27,6 +28,51 @@ public sealed class VolumeImporter(IOptions<AgentOptions> options, HttpClient ht
     /// </exception>
     public async Task ImportAsync(Guid operationId, VolumeSpecification volume, string folder, CancellationToken cancellationToken)
     {
+        var (url, expected) = Validate(volume);
+        var target = Path.Combine(folder, volume.Name);
+        var part = Path.Combine(folder, PartFileName(operationId));
+        if (File.Exists(target))
+        {
+            throw new OperationFailure("VOLUME_EXISTS", $"{target} exists already but is not a volume libvirt lists; it was left alone");
+        }
+
+        try
+        {
+            await FetchAsync(url, expected, volume, part, null, cancellationToken);
+            await GiveToFolderOwnerAsync(part, folder, cancellationToken);
+            // Same folder, so the rename is atomic: the volume's name holds the whole checked image or nothing.
+            File.Move(part, target, overwrite: false);
+        }
+        catch
+        {
+            TryDelete(part);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Downloads the volume's import into <paramref name="file"/> (made anew, readable and writable by the agent alone),
+    /// checked exactly as <see cref="ImportAsync"/> checks it, for an import written elsewhere afterwards (an RBD image).
+    /// Returns the image's length. Whatever fails, the file is removed; on success the caller removes it.
+    /// </summary>
+    /// <exception cref="OperationFailure">As <see cref="ImportAsync"/>, apart from VOLUME_EXISTS.</exception>
+    public async Task<long> DownloadAsync(VolumeSpecification volume, string file, CancellationToken cancellationToken)
+    {
+        var (url, expected) = Validate(volume);
+        try
+        {
+            await FetchAsync(url, expected, volume, file, UnixFileMode.UserRead | UnixFileMode.UserWrite, cancellationToken);
+            return new FileInfo(file).Length;
+        }
+        catch
+        {
+            TryDelete(file);
+            throw;
+        }
+    }
+
+    private static (Uri Url, string? Sha256) Validate(VolumeSpecification volume)
+    {
         if (!Uri.TryCreate(volume.ImportUrl, UriKind.Absolute, out var url))
         {
             throw new OperationFailure("INVALID_SPEC", $"the import URL of volume {volume.Name} is not an absolute URL");
@@ -43,37 +89,25 @@ public sealed class VolumeImporter(IOptions<AgentOptions> options, HttpClient ht
             throw new OperationFailure("INVALID_SPEC", $"the SHA-256 '{volume.Sha256}' of volume {volume.Name} is not 64 hex digits");
         }
 
-        var target = Path.Combine(folder, volume.Name);
-        var part = Path.Combine(folder, PartFileName(operationId));
-        if (File.Exists(target))
-        {
-            throw new OperationFailure("VOLUME_EXISTS", $"{target} exists already but is not a volume libvirt lists; it was left alone");
-        }
+        return (url, expected);
+    }
 
-        try
+    /// <summary>Streams the URL into the file while hashing it, then checks the hash and (qcow2) the image.</summary>
+    private async Task FetchAsync(Uri url, string? expected, VolumeSpecification volume, string file, UnixFileMode? mode, CancellationToken cancellationToken)
+    {
+        var (source, response) = await OpenAsync(url, cancellationToken);
+        using (response)
+        await using (source)
         {
-            var (source, response) = await OpenAsync(url, cancellationToken);
-            using (response)
-            await using (source)
+            var actual = await CopyAsync(source, file, mode, ShownUrl(url), cancellationToken);
+            if (expected is not null && actual != expected)
             {
-                var actual = await CopyAsync(source, part, ShownUrl(url), cancellationToken);
-                if (expected is not null && actual != expected)
-                {
-                    throw new OperationFailure("CHECKSUM_MISMATCH",
-                        $"{ShownUrl(url)} has SHA-256 {actual}, not the expected {expected}; nothing was kept");
-                }
+                throw new OperationFailure("CHECKSUM_MISMATCH",
+                    $"{ShownUrl(url)} has SHA-256 {actual}, not the expected {expected}; nothing was kept");
             }
+        }
 
-            await CheckImageAsync(part, volume, cancellationToken);
-            await GiveToFolderOwnerAsync(part, folder, cancellationToken);
-            // Same folder, so the rename is atomic: the volume's name holds the whole checked image or nothing.
-            File.Move(part, target, overwrite: false);
-        }
-        catch
-        {
-            TryDelete(part);
-            throw;
-        }
+        await CheckImageAsync(file, volume, cancellationToken);
     }
 
     /// <summary>
@@ -203,7 +237,7 @@ public sealed class VolumeImporter(IOptions<AgentOptions> options, HttpClient ht
     }
 
     /// <summary>Copies while hashing; returns the lower-case hex SHA-256 of what was written.</summary>
-    private static async Task<string> CopyAsync(Stream source, string part, string shownUrl, CancellationToken cancellationToken)
+    private static async Task<string> CopyAsync(Stream source, string part, UnixFileMode? mode, string shownUrl, CancellationToken cancellationToken)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = new byte[BufferSize];
@@ -211,7 +245,20 @@ public sealed class VolumeImporter(IOptions<AgentOptions> options, HttpClient ht
         {
             // A leftover of an earlier attempt is removed, never written through (it could be a link).
             TryDelete(part);
-            await using var output = new FileStream(part, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+            var create = new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                BufferSize = 0,
+                Options = FileOptions.Asynchronous,
+            };
+            if (mode is { } unixMode && !OperatingSystem.IsWindows())
+            {
+                create.UnixCreateMode = unixMode;
+            }
+
+            await using var output = new FileStream(part, create);
             while (true)
             {
                 int read;

@@ -18,7 +18,7 @@ public static class AgentParts
     public static StorageOperations StorageOps(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null, HttpClient? http = null)
     {
         var wrapped = Options.Create(options ?? new AgentOptions());
-        return new StorageOperations(new StoragePools(hypervisor, wrapped), new VolumeImporter(wrapped, http ?? new HttpClient()), clock);
+        return new StorageOperations(new StoragePools(hypervisor, wrapped), new VolumeImporter(wrapped, http ?? new HttpClient()), new RbdTool(wrapped), clock);
     }
 
     /// <summary>Registers what both consumers need, given the hypervisor's URI and the options.</summary>
@@ -32,6 +32,7 @@ public static class AgentParts
         services.AddSingleton<DomainOperations>();
         services.AddSingleton<OutcomeCache<DomainOutcome>>();
         services.AddSingleton(sp => new VolumeImporter(sp.GetRequiredService<IOptions<AgentOptions>>(), new HttpClient()));
+        services.AddSingleton<RbdTool>();
         services.AddSingleton<StorageOperations>();
         services.AddSingleton<OutcomeCache<StorageOutcome>>();
     }
@@ -41,6 +42,13 @@ public static class AgentParts
     {
         var id = poolId ?? Guid.NewGuid();
         return new StoragePoolSpecification(id, StoragePoolSpecification.LibvirtNameFor(id), "dir", path, null, null, null);
+    }
+
+    /// <summary>An RBD pool as the control plane names it.</summary>
+    public static StoragePoolSpecification RbdPool(string cephPool, IReadOnlyList<string> monitors, string cephUser, Guid? poolId = null)
+    {
+        var id = poolId ?? Guid.NewGuid();
+        return new StoragePoolSpecification(id, StoragePoolSpecification.LibvirtNameFor(id), "rbd", null, cephPool, monitors, cephUser);
     }
 
     public static RunStorageOperation StorageCommand(
