@@ -73,19 +73,19 @@ public sealed class CephGuestTests(CephGuestPlatform platform)
         var suffix = Guid.NewGuid().ToString("N")[..8];
         string imageName = $"busybox-{suffix}", vmName = $"guest-{suffix}", dataName = $"data-{suffix}";
 
-        var pool = await StorageOperationAsync(
+        var pool = await platform.StorageOperationSucceededAsync(
             "mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { operation { id } pool { id } } }",
             new { input = new { name = $"ceph-{suffix}", kind = "RBD", cephPool = ceph.Pool, cephMonitors = new[] { ceph.Monitor }, cephUser = ceph.User } },
-            "createStoragePool");
+            "createStoragePool", Boot);
         var poolId = pool["pool"]!["id"]!.GetValue<string>();
 
         // The image goes into Ceph through the agent's work folder, checked against its SHA-256.
         var bytes = await File.ReadAllBytesAsync(platform.GuestImage);
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
         platform.RemoveAfterwards(dataName, imageName);
-        var image = await StorageOperationAsync(
+        var image = await platform.StorageOperationSucceededAsync(
             "mutation($input: ImportImageInput!) { importImage(input: $input) { operation { id } volume { id } } }",
-            new { input = new { poolId, name = imageName, url = new Uri(platform.GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage");
+            new { input = new { poolId, name = imageName, url = new Uri(platform.GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage", Boot);
         var imageId = image["volume"]!["id"]!.GetValue<string>();
         var imported = (await api.DataAsync("query($id: ID!) { volume(id: $id) { status sizeBytes path } }", new { id = imageId }))["volume"]!;
         imported["status"]!.GetValue<string>().ShouldBe("READY");
@@ -111,13 +111,13 @@ public sealed class CephGuestTests(CephGuestPlatform platform)
         var console = platform.ConsoleLogOf(vmId);
         await GuestImage.WaitForSerialLineAsync(console, l => l.StartsWith("QKVM-GUEST-READY", StringComparison.Ordinal), Boot, default);
 
-        var data = await StorageOperationAsync(
+        var data = await platform.StorageOperationSucceededAsync(
             "mutation($input: CreateVolumeInput!) { createVolume(input: $input) { operation { id } volume { id } } }",
-            new { input = new { poolId, name = dataName, sizeBytes = 16L * 1024 * 1024 } }, "createVolume");
+            new { input = new { poolId, name = dataName, sizeBytes = 16L * 1024 * 1024 } }, "createVolume", Boot);
         var dataId = data["volume"]!["id"]!.GetValue<string>();
         var dataSerial = Guid.Parse(dataId).ToString("N")[..20];
-        await VmOperationAsync("mutation($id: ID!, $disk: DiskInput!) { attachDisk(id: $id, disk: $disk) { operation { id } } }",
-            new { id = vmId, disk = new { volumeId = dataId } }, "attachDisk");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!, $disk: DiskInput!) { attachDisk(id: $id, disk: $disk) { operation { id } } }",
+            new { id = vmId, disk = new { volumeId = dataId } }, "attachDisk", Boot);
         await GuestImage.WaitForSerialLineAsync(console, l => l.StartsWith("QKVM-DISKS", StringComparison.Ordinal) && l.Contains(dataSerial), Boot, default);
 
         using (var domain = platform.Libvirt.FindDomainByName($"qkvm-{Guid.Parse(vmId):N}")!)
@@ -126,36 +126,13 @@ public sealed class CephGuestTests(CephGuestPlatform platform)
                 .ShouldBe(new[] { $"{ceph.Pool}/{rootName}", $"{ceph.Pool}/{dataName}" }.Order(StringComparer.Ordinal));
         }
 
-        await VmOperationAsync("mutation($id: ID!, $volumeId: ID!) { detachDisk(id: $id, volumeId: $volumeId) { operation { id } } }",
-            new { id = vmId, volumeId = dataId }, "detachDisk");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!, $volumeId: ID!) { detachDisk(id: $id, volumeId: $volumeId) { operation { id } } }",
+            new { id = vmId, volumeId = dataId }, "detachDisk", Boot);
         await GuestImage.WaitForSerialLineAsync(console, l => l.StartsWith("QKVM-DISKS", StringComparison.Ordinal) && !l.Contains(dataSerial), Boot, default);
         (await api.DataAsync("query($id: ID!) { volume(id: $id) { attachedTo { id } } }", new { id = dataId }))["volume"]!["attachedTo"].ShouldBeNull();
 
-        await VmOperationAsync("mutation($id: ID!) { stopVm(id: $id, force: true) { operation { id } } }", new { id = vmId }, "stopVm");
-        await VmOperationAsync("mutation($id: ID!) { deleteVm(id: $id) { operation { id } } }", new { id = vmId }, "deleteVm");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!) { stopVm(id: $id, force: true) { operation { id } } }", new { id = vmId }, "stopVm", Boot);
+        await platform.VmOperationSucceededAsync("mutation($id: ID!) { deleteVm(id: $id) { operation { id } } }", new { id = vmId }, "deleteVm", Boot);
         platform.Libvirt.FindDomainByName($"qkvm-{Guid.Parse(vmId):N}").ShouldBeNull();
-    }
-
-    private async Task<JsonNode> StorageOperationAsync(string mutation, object variables, string field)
-    {
-        var payload = (await platform.Api.DataAsync(mutation, variables))[field]!;
-        var operationId = payload["operation"]!["id"]!.GetValue<string>();
-        JsonNode? operation = null;
-        await Platform.WaitAsync(async () =>
-        {
-            operation = (await platform.Api.DataAsync(
-                "query($id: ID!) { storageOperation(id: $id) { status error { code message } } }", new { id = operationId }))["storageOperation"];
-            return operation?["status"]?.GetValue<string>() is "SUCCEEDED" or "FAILED" or "TIMED_OUT";
-        }, Boot, $"storage operation {operationId} ({field}) to end", platform.Agent);
-        operation!["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
-        return payload;
-    }
-
-    private async Task<JsonNode> VmOperationAsync(string mutation, object variables, string field)
-    {
-        var payload = (await platform.Api.DataAsync(mutation, variables))[field]!;
-        var operation = await platform.OperationEndedAsync(payload["operation"]!["id"]!.GetValue<string>(), Boot);
-        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
-        return operation;
     }
 }

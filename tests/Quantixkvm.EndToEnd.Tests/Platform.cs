@@ -179,6 +179,31 @@ public class Platform : IAsyncLifetime
         return created["vm"]!["id"]!.GetValue<string>();
     }
 
+    /// <summary>Sends a storage mutation, waits until its operation has ended, requires SUCCEEDED, and returns the payload.</summary>
+    public async Task<JsonNode> StorageOperationSucceededAsync(string mutation, object variables, string field, TimeSpan timeout)
+    {
+        var payload = (await Api.DataAsync(mutation, variables))[field]!;
+        var operationId = payload["operation"]!["id"]!.GetValue<string>();
+        JsonNode? operation = null;
+        await WaitAsync(async () =>
+        {
+            operation = (await Api.DataAsync(
+                "query($id: ID!) { storageOperation(id: $id) { status error { code message } } }", new { id = operationId }))["storageOperation"];
+            return operation?["status"]?.GetValue<string>() is "SUCCEEDED" or "FAILED" or "TIMED_OUT";
+        }, timeout, $"storage operation {operationId} ({field}) to end", Agent);
+        operation!["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
+        return payload;
+    }
+
+    /// <summary>Sends a VM mutation, waits until its operation has ended, requires SUCCEEDED, and returns the operation.</summary>
+    public async Task<JsonNode> VmOperationSucceededAsync(string mutation, object variables, string field, TimeSpan timeout)
+    {
+        var payload = (await Api.DataAsync(mutation, variables))[field]!;
+        var operation = await OperationEndedAsync(payload["operation"]!["id"]!.GetValue<string>(), timeout);
+        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
+        return operation;
+    }
+
     /// <summary>Waits until the operation has ended and returns it.</summary>
     public async Task<JsonNode> OperationEndedAsync(string operationId, TimeSpan? timeout = null)
     {

@@ -22,15 +22,15 @@ public sealed class RealGuestStorageTests(GuestPlatform platform)
         var hostId = (await api.DataAsync("{ hosts { id name } }"))["hosts"]!.AsArray()
             .Single(h => h!["name"]!.GetValue<string>() == platform.HostName)!["id"]!.GetValue<string>();
 
-        var pool = await StorageOperationAsync(
+        var pool = await platform.StorageOperationSucceededAsync(
             "mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { operation { id } pool { id } } }",
-            new { input = new { name = "local", kind = "DIR", hostId, path = platform.PoolFolder } }, "createStoragePool");
+            new { input = new { name = "local", kind = "DIR", hostId, path = platform.PoolFolder } }, "createStoragePool", Boot);
         var poolId = pool["pool"]!["id"]!.GetValue<string>();
 
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(platform.GuestImage)));
-        var image = await StorageOperationAsync(
+        var image = await platform.StorageOperationSucceededAsync(
             "mutation($input: ImportImageInput!) { importImage(input: $input) { operation { id } volume { id } } }",
-            new { input = new { poolId, name = "busybox", url = new Uri(platform.GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage");
+            new { input = new { poolId, name = "busybox", url = new Uri(platform.GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage", Boot);
         var imageId = image["volume"]!["id"]!.GetValue<string>();
         var imported = (await api.DataAsync("query($id: ID!) { volume(id: $id) { status sizeBytes isImage path } }", new { id = imageId }))["volume"]!;
         imported["status"]!.GetValue<string>().ShouldBe("READY");
@@ -54,24 +54,24 @@ public sealed class RealGuestStorageTests(GuestPlatform platform)
         await GuestImage.WaitForSerialLineAsync(console, l => l.StartsWith("QKVM-USERDATA #cloud-config", StringComparison.Ordinal), TimeSpan.FromSeconds(30), default);
 
         // A blank volume, hot-plugged into the running guest: the guest sees a disk with the volume's serial.
-        var data = await StorageOperationAsync(
+        var data = await platform.StorageOperationSucceededAsync(
             "mutation($input: CreateVolumeInput!) { createVolume(input: $input) { operation { id } volume { id } } }",
-            new { input = new { poolId, name = "data-1", sizeBytes = 16L * 1024 * 1024, format = "QCOW2" } }, "createVolume");
+            new { input = new { poolId, name = "data-1", sizeBytes = 16L * 1024 * 1024, format = "QCOW2" } }, "createVolume", Boot);
         var dataId = data["volume"]!["id"]!.GetValue<string>();
         var dataSerial = Guid.Parse(dataId).ToString("N")[..20];
-        await VmOperationAsync("mutation($id: ID!, $disk: DiskInput!) { attachDisk(id: $id, disk: $disk) { operation { id } } }",
-            new { id = vmId, disk = new { volumeId = dataId } }, "attachDisk");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!, $disk: DiskInput!) { attachDisk(id: $id, disk: $disk) { operation { id } } }",
+            new { id = vmId, disk = new { volumeId = dataId } }, "attachDisk", Boot);
         await GuestImage.WaitForSerialLineAsync(console, l => l.StartsWith("QKVM-DISKS", StringComparison.Ordinal) && l.Contains(dataSerial), Boot, default);
         await ReadModelMatchesLibvirtAsync(vmId, expectedDisks: 2);
 
-        var snapshot = await VmOperationAsync(
-            "mutation($id: ID!) { createVmSnapshot(id: $id, name: \"with-data\") { operation { id } } }", new { id = vmId }, "createVmSnapshot");
+        var snapshot = await platform.VmOperationSucceededAsync(
+            "mutation($id: ID!) { createVmSnapshot(id: $id, name: \"with-data\") { operation { id } } }", new { id = vmId }, "createVmSnapshot", Boot);
         var snapshots = (await api.DataAsync("query($id: ID!) { vm(id: $id) { snapshots { name withMemory parent } currentSnapshot } }", new { id = vmId }))["vm"]!;
         snapshots["snapshots"]!.AsArray().Single()!["withMemory"]!.GetValue<bool>().ShouldBeTrue(snapshot.ToJsonString());
         snapshots["currentSnapshot"]!.GetValue<string>().ShouldBe("with-data");
 
-        await VmOperationAsync("mutation($id: ID!, $volumeId: ID!) { detachDisk(id: $id, volumeId: $volumeId) { operation { id } } }",
-            new { id = vmId, volumeId = dataId }, "detachDisk");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!, $volumeId: ID!) { detachDisk(id: $id, volumeId: $volumeId) { operation { id } } }",
+            new { id = vmId, volumeId = dataId }, "detachDisk", Boot);
         await GuestImage.WaitForSerialLineAsync(console, l => l.StartsWith("QKVM-DISKS", StringComparison.Ordinal) && !l.Contains(dataSerial), Boot, default);
         await ReadModelMatchesLibvirtAsync(vmId, expectedDisks: 1);
         var volume = (await api.DataAsync("query($id: ID!) { volume(id: $id) { attachedTo { id } } }", new { id = dataId }))["volume"]!;
@@ -80,15 +80,15 @@ public sealed class RealGuestStorageTests(GuestPlatform platform)
         // The snapshot holds the data disk: the revert waits until the VM holds it again, then brings back the guest as it was.
         var (code, _) = await api.ErrorAsync("mutation($id: ID!) { revertVmSnapshot(id: $id, name: \"with-data\") { operation { id } } }", new { id = vmId });
         code.ShouldBe("INVALID_STATE");
-        await VmOperationAsync("mutation($id: ID!, $disk: DiskInput!) { attachDisk(id: $id, disk: $disk) { operation { id } } }",
-            new { id = vmId, disk = new { volumeId = dataId } }, "attachDisk");
-        await VmOperationAsync("mutation($id: ID!) { revertVmSnapshot(id: $id, name: \"with-data\") { operation { id } } }", new { id = vmId }, "revertVmSnapshot");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!, $disk: DiskInput!) { attachDisk(id: $id, disk: $disk) { operation { id } } }",
+            new { id = vmId, disk = new { volumeId = dataId } }, "attachDisk", Boot);
+        await platform.VmOperationSucceededAsync("mutation($id: ID!) { revertVmSnapshot(id: $id, name: \"with-data\") { operation { id } } }", new { id = vmId }, "revertVmSnapshot", Boot);
         var reverted = (await api.DataAsync("query($id: ID!) { vm(id: $id) { powerState } }", new { id = vmId }))["vm"]!;
         reverted["powerState"]!.GetValue<string>().ShouldBe("RUNNING");
         await ReadModelMatchesLibvirtAsync(vmId, expectedDisks: 2);
 
-        await VmOperationAsync("mutation($id: ID!) { stopVm(id: $id, force: true) { operation { id } } }", new { id = vmId }, "stopVm");
-        await VmOperationAsync("mutation($id: ID!) { deleteVm(id: $id) { operation { id } } }", new { id = vmId }, "deleteVm");
+        await platform.VmOperationSucceededAsync("mutation($id: ID!) { stopVm(id: $id, force: true) { operation { id } } }", new { id = vmId }, "stopVm", Boot);
+        await platform.VmOperationSucceededAsync("mutation($id: ID!) { deleteVm(id: $id) { operation { id } } }", new { id = vmId }, "deleteVm", Boot);
         var released = (await api.DataAsync("query($id: ID!) { volume(id: $id) { status attachedTo { id } } }", new { id = dataId }))["volume"]!;
         released["status"]!.GetValue<string>().ShouldBe("READY");
         released["attachedTo"].ShouldBeNull();
@@ -106,28 +106,5 @@ public sealed class RealGuestStorageTests(GuestPlatform platform)
         using var domain = platform.Libvirt.FindDomainByName($"qkvm-{Guid.Parse(vmId):N}")!;
         var libvirt = domain.ListDisks().Where(d => d.SourceVolume is not null).Select(d => (Dev: d.TargetDev, Volume: d.SourceVolume!)).ToList();
         libvirt.OrderBy(d => d.Dev).ShouldBe(api.OrderBy(d => d.Dev));
-    }
-
-    private async Task<JsonNode> StorageOperationAsync(string mutation, object variables, string field)
-    {
-        var payload = (await platform.Api.DataAsync(mutation, variables))[field]!;
-        var operationId = payload["operation"]!["id"]!.GetValue<string>();
-        JsonNode? operation = null;
-        await Platform.WaitAsync(async () =>
-        {
-            operation = (await platform.Api.DataAsync(
-                "query($id: ID!) { storageOperation(id: $id) { status error { code message } } }", new { id = operationId }))["storageOperation"];
-            return operation?["status"]?.GetValue<string>() is "SUCCEEDED" or "FAILED" or "TIMED_OUT";
-        }, Boot, $"storage operation {operationId} ({field}) to end", platform.Agent);
-        operation!["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
-        return payload;
-    }
-
-    private async Task<JsonNode> VmOperationAsync(string mutation, object variables, string field)
-    {
-        var payload = (await platform.Api.DataAsync(mutation, variables))[field]!;
-        var operation = await platform.OperationEndedAsync(payload["operation"]!["id"]!.GetValue<string>(), Boot);
-        operation["status"]!.GetValue<string>().ShouldBe("SUCCEEDED", operation.ToJsonString());
-        return operation;
     }
 }
