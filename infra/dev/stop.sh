@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Stops the dev environment, in order: platform processes (control plane and
-# agent, from their pid files), RabbitMQ (and its epmd), PostgreSQL.
+# Stops the dev environment, in order: platform processes (control plane, then
+# the agent, from their pid files), the private libvirtd (its running guests are
+# destroyed first), Ceph, RabbitMQ (and its epmd), PostgreSQL.
 # Idempotent: whatever is not running is skipped.
 set -euo pipefail
 
+DEV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$DEV_DIR/lib.sh"
 
 # --- platform processes started by up.sh
 for name in controlplane agent; do
@@ -18,6 +20,12 @@ for name in controlplane agent; do
   fi
   rm -f "$pidfile"
 done
+
+# --- libvirtd (after the agent, so it sees no guest vanish) and its guests
+"$DEV_DIR/libvirtd.sh" stop
+
+# --- Ceph (after libvirtd: QEMU with RBD disks must not lose its cluster first)
+"$DEV_DIR/ceph.sh" stop
 
 # --- RabbitMQ
 mapfile -t beams < <(qkvm_rabbit_beam_pids)

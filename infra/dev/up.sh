@@ -1,18 +1,74 @@
 #!/usr/bin/env bash
 # The one command to get a running Quantixkvm on this machine: installs what is
-# missing, starts PostgreSQL and RabbitMQ, builds the solution, then starts the
-# control plane and one node agent (libvirt test driver by default) in the
-# background and waits until the control plane is ready.
-#   Agent__HostName   (default: $(hostname)-dev)
-#   Agent__LibvirtUri (default: test:///default, libvirt's in-process test driver)
+# missing, starts PostgreSQL and RabbitMQ, a private libvirt daemon (QEMU) and a
+# single-node Ceph cluster, builds the test guest image and the solution, then
+# starts the control plane and one node agent in the background and waits until
+# the agent's host is ONLINE. A second run with everything up is quick.
+#   QKVM_HYPERVISOR=qemu  (default) real guests: the agent drives a private session libvirtd
+#                         (infra/dev/libvirtd.sh; QEMU with KVM when it works, TCG otherwise)
+#   QKVM_HYPERVISOR=test  libvirt's in-process test driver (no guests really run; any machine)
+#   QKVM_CEPH=0           do not start Ceph (infra/dev/ceph.sh): no RBD pools then
+#   Agent__HostName       (default: $(hostname)-dev)
+#   Agent__LibvirtUri     (default: the private daemon's URI, or test:///default)
 set -euo pipefail
 
 DEV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$DEV_DIR/lib.sh"
 
+QKVM_HYPERVISOR="${QKVM_HYPERVISOR:-qemu}"
+QKVM_CEPH="${QKVM_CEPH:-1}"
+case "$QKVM_HYPERVISOR" in
+  qemu | test) ;;
+  *) qkvm_die "QKVM_HYPERVISOR must be qemu or test (got '$QKVM_HYPERVISOR')" ;;
+esac
+
 "$DEV_DIR/install.sh"
 "$DEV_DIR/start-services.sh"
+
+# Folders the agent reads from or writes to (see docs/operations.md, "Storage on real hosts").
+GUEST_DIR="$QKVM_DATA/guest"      # infra/dev/guest-image.sh builds the test guest here
+IMAGES_DIR="$QKVM_DATA/images"    # your own images, to import with file:// URLs
+POOLS_DIR="$QKVM_DATA/pools"      # put dir pools here (e.g. $QKVM_DATA/pools/local)
+CONSOLE_DIR="$QKVM_DATA/libvirt/consoles"
+SEED_DIR="$QKVM_DATA/libvirt/seeds"
+mkdir -p "$GUEST_DIR" "$IMAGES_DIR" "$POOLS_DIR"
+
+# Ceph for RBD pools, before libvirtd (which starts its rbd pools as it starts). The agent
+# gets the keyring (read by it, never sent anywhere); the monitors, pool and user are what
+# you give createStoragePool.
+ceph_line=""
+unset QKVM_CEPH_CONF QKVM_CEPH_USER QKVM_CEPH_MON
+if [[ "$QKVM_CEPH" != 0 ]]; then
+  "$DEV_DIR/ceph.sh" start
+  ceph_env="$("$DEV_DIR/ceph.sh" env)" || qkvm_die "infra/dev/ceph.sh env failed"
+  # Only what the agent and the summary need; the key itself stays in the keyring file.
+  while IFS= read -r line; do
+    case "$line" in
+      "export QKVM_CEPH_CONF="* | "export QKVM_CEPH_POOL="* | "export QKVM_CEPH_USER="* | "export QKVM_CEPH_MON="*)
+        eval "${line#export }"
+        ;;
+    esac
+  done <<<"$ceph_env"
+  ceph_keyring="$(dirname "$QKVM_CEPH_CONF")/ceph.client.$QKVM_CEPH_USER.keyring"
+  [[ -r "$ceph_keyring" ]] || qkvm_die "the Ceph keyring $ceph_keyring is missing or unreadable"
+  export Agent__Ceph__KeyringPath="${Agent__Ceph__KeyringPath:-$ceph_keyring}"
+  export Agent__Ceph__ConfPath="${Agent__Ceph__ConfPath:-$QKVM_CEPH_CONF}"
+  ceph_line="monitor $QKVM_CEPH_MON, pool $QKVM_CEPH_POOL, user $QKVM_CEPH_USER (keyring $Agent__Ceph__KeyringPath)"
+fi
+
+libvirt_uri=test:///default
+guest_image=""
+if [[ "$QKVM_HYPERVISOR" == qemu ]]; then
+  "$DEV_DIR/libvirtd.sh" start
+  libvirt_uri="$("$DEV_DIR/libvirtd.sh" uri)"
+  # libvirt creates a dir pool's folder as the daemon's user: the parent must be its.
+  qkvm_own quantixkvm "$POOLS_DIR"
+  qkvm_log "test guest image (infra/dev/guest-image.sh; built when missing or outdated)"
+  guest_image="$("$DEV_DIR/guest-image.sh" | tail -n 1)" ||
+    qkvm_die "infra/dev/guest-image.sh failed (see above)"
+  [[ -s "$guest_image" ]] || qkvm_die "infra/dev/guest-image.sh printed no image path (got '$guest_image')"
+fi
 
 cd "$QKVM_REPO"
 # Only the two programs: the platform must start even while a test project is being edited.
@@ -23,7 +79,12 @@ for project in src/Quantixkvm.ControlPlane src/Quantixkvm.Agent; do
 done
 
 export Agent__HostName="${Agent__HostName:-$(hostname)-dev}"
-export Agent__LibvirtUri="${Agent__LibvirtUri:-test:///default}"
+export Agent__LibvirtUri="${Agent__LibvirtUri:-$libvirt_uri}"
+export Agent__ImportRoots__0="${Agent__ImportRoots__0:-$GUEST_DIR}"
+export Agent__ImportRoots__1="${Agent__ImportRoots__1:-$IMAGES_DIR}"
+export Agent__ConsoleLogDirectory="${Agent__ConsoleLogDirectory:-$CONSOLE_DIR}"
+export Agent__SeedDirectory="${Agent__SeedDirectory:-$SEED_DIR}"
+export Agent__WorkDirectory="${Agent__WorkDirectory:-$QKVM_DATA/agent/work}"
 
 CP_DLL="src/Quantixkvm.ControlPlane/bin/Release/net10.0/Quantixkvm.ControlPlane.dll"
 AGENT_DLL="src/Quantixkvm.Agent/bin/Release/net10.0/Quantixkvm.Agent.dll"
@@ -38,6 +99,11 @@ start_process() {
   pid="$(qkvm_read_pidfile "$pidfile")"
   if qkvm_pid_alive "$pid" && [[ "$(qkvm_cmdline "$pid")" == *Quantixkvm* ]]; then
     qkvm_log "$name: already running (pid $pid); infra/dev/stop.sh then up.sh restarts it with the new build"
+    # Started with other settings (e.g. QKVM_HYPERVISOR=test before): say so, it keeps them.
+    if [[ "$name" == agent ]] && ! tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" |
+      grep -qxF "Agent__LibvirtUri=$Agent__LibvirtUri"; then
+      qkvm_warn "the running agent does not use $Agent__LibvirtUri; run infra/dev/stop.sh, then up.sh again"
+    fi
     return 0
   fi
   [[ -f "$1" ]] || qkvm_die "$name: $1 not found after the build"
@@ -104,6 +170,14 @@ for _ in {1..60}; do
 done
 ((online)) || show_logs_and_fail "host \"$Agent__HostName\" did not come ONLINE within 60 s (last answer: ${hosts:-none})"
 
+if [[ "$QKVM_HYPERVISOR" == qemu ]]; then
+  lv_user="$(id -un)"
+  qkvm_is_root && lv_user=quantixkvm
+  hypervisor_line="QEMU through a private libvirtd as user $lv_user (infra/dev/libvirtd.sh status)"
+else
+  hypervisor_line="libvirt's test driver (QKVM_HYPERVISOR=test: nothing really boots)"
+fi
+
 cat <<EOF
 
 Quantixkvm is up.
@@ -111,8 +185,30 @@ Quantixkvm is up.
   GraphQL (WebSocket)  ws://127.0.0.1:$QKVM_HTTP_PORT/graphql   (graphql-transport-ws)
   GraphiQL explorer    $BASE_URL/graphiql
   Node agent           host "$Agent__HostName", libvirt $Agent__LibvirtUri
+  Hypervisor           $hypervisor_line
+EOF
+if [[ -n "$ceph_line" ]]; then
+  cat <<EOF
+  Ceph (RBD pools)     $ceph_line
+                       createStoragePool: kind RBD, cephPool "$QKVM_CEPH_POOL", cephMonitors ["$QKVM_CEPH_MON"], cephUser "$QKVM_CEPH_USER"
+EOF
+else
+  echo "  Ceph (RBD pools)     not started (QKVM_CEPH=0)"
+fi
+if [[ -n "$guest_image" ]]; then
+  cat <<EOF
+  Test guest image     $guest_image  (raw)
+                       sha256 $(sha256sum "$guest_image" | cut -d' ' -f1)
+                       importImage url file://$guest_image
+  Your own images      $IMAGES_DIR (file:// imports are allowed from here and $GUEST_DIR)
+  Dir pools            put them under $POOLS_DIR/ (e.g. path "$POOLS_DIR/local")
+  Guest consoles       $CONSOLE_DIR/qkvm-<vm id without dashes>.log   (tail -f)
+EOF
+fi
+cat <<EOF
   Logs                 $CP_LOG
                        $AGENT_LOG
-                       $QKVM_LOGS/postgres.log, $QKVM_LOGS/rabbitmq/
+                       $QKVM_LOGS/postgres.log, $QKVM_LOGS/rabbitmq/$([[ "$QKVM_HYPERVISOR" == qemu ]] && printf ', %s' "$QKVM_DATA/libvirt/log/")
+  Try it               README.md, "Try it"; storage: docs/storage.md
   Stop everything      $QKVM_REPO/infra/dev/stop.sh
 EOF
