@@ -418,8 +418,9 @@ public static partial class DomainXml
     /// <summary>Whether <paramref name="value"/> is a disk target device name, e.g. <c>vda</c> or <c>sdb</c>.</summary>
     public static bool IsTargetDev(string? value) => value is not null && TargetDevPattern().IsMatch(value);
 
+    // append: QEMU restarts (a snapshot revert starts a new process) must not wipe the console history.
     private static XElement? SerialSource(string? logPath) =>
-        logPath is null ? null : new XElement("source", new XAttribute("path", logPath));
+        logPath is null ? null : new XElement("source", new XAttribute("path", logPath), new XAttribute("append", "on"));
 
     [GeneratedRegex(@"^(vd|sd)[a-z]{1,3}\z", RegexOptions.CultureInvariant)]
     private static partial Regex TargetDevPattern();

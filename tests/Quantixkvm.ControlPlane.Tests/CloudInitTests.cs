@@ -38,6 +38,21 @@ public sealed class CloudInitTests(ControlPlaneFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task the_vms_history_says_user_data_was_set_but_not_what_it_says()
+    {
+        var api = App.Api();
+        var created = await api.VmMutationAsync(StorageApi.CreateVm, "createVm", new
+        {
+            input = new { name = "secretive", vcpus = 1, memoryMiB = 64, cloudInit = new { userData = "#cloud-config\npassword: hunter2\n" } },
+        });
+
+        var history = (await api.DataAsync("query($id: ID!) { vm(id: $id) { history { type data } } }", new { id = created.Str("vm.id") }))["vm"]!["history"]!
+            .AsArray().Single(h => h!["type"]!.GetValue<string>() == "vm.cloud-init-configured.v1")!;
+        history["data"]!.GetValue<string>().ShouldNotContain("hunter2");
+        history["data"]!.GetValue<string>().ShouldContain("(redacted)");
+    }
+
+    [Fact]
     public async Task cloud_init_without_a_hostname_uses_the_vms_name_and_without_user_data_says_so()
     {
         var created = await App.Api().VmMutationAsync(StorageApi.CreateVm, "createVm", new

@@ -207,6 +207,8 @@ public sealed class SessionDaemonTests : IClassFixture<SessionDaemonFixture>, ID
         devices.Elements("disk").Select(d => d.Element("boot")!.Attribute("order")!.Value).ShouldBe(["2", "1"]);
         devices.Element("serial")!.Attribute("type")!.Value.ShouldBe("file");
         devices.Element("serial")!.Element("source")!.Attribute("path")!.Value.ShouldBe(spec.SerialLogPath);
+        // Kept by libvirt: a revert restarts QEMU, which must add to the console log, not truncate it.
+        devices.Element("serial")!.Element("source")!.Attribute("append")?.Value.ShouldBe("on");
         devices.Element("console")!.Element("source")!.Attribute("path")!.Value.ShouldBe(spec.SerialLogPath);
         domain.ListDisks().ShouldBe(
         [

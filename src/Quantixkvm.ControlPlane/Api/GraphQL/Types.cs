@@ -205,7 +205,10 @@ public sealed record HistoryEntry(long Version, string Type, DateTimeOffset At, 
 
     public static HistoryEntry From(JasperFx.Events.IEvent e) => new(
         e.Version, e.EventTypeName, e.Timestamp, e.UserName, e.CorrelationId, e.CausationId,
-        System.Text.Json.JsonSerializer.Serialize(e.Data, e.EventType, Compact));
+        System.Text.Json.JsonSerializer.Serialize(Shown(e.Data), e.EventType, Compact));
+
+    /// <summary>cloud-init user-data may hold passwords and tokens: the audit trail says it was set, not what it says.</summary>
+    private static object Shown(object data) => data is VmCloudInitConfigured { UserData: not null } c ? c with { UserData = "(redacted)" } : data;
 }
 
 public sealed class HistoryEntryType : ObjectGraphType<HistoryEntry>
