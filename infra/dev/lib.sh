@@ -157,7 +157,8 @@ qkvm_rabbitmqctl() {
   (
     qkvm_rabbit_env
     cd "$QKVM_RMQ_BASE" || exit 1
-    qkvm_as rabbitmq env HOME="$QKVM_RMQ_HOME" "$QKVM_RABBIT_BIN/rabbitmqctl" -n "$QKVM_RABBIT_NODENAME" "$@"
+    # QKVM_TIMEOUT (seconds), when set, bounds the call.
+    qkvm_as rabbitmq ${QKVM_TIMEOUT:+timeout "$QKVM_TIMEOUT"} env HOME="$QKVM_RMQ_HOME" "$QKVM_RABBIT_BIN/rabbitmqctl" -n "$QKVM_RABBIT_NODENAME" "$@"
   )
 }
 

@@ -33,7 +33,8 @@ if ((${#beams[@]})); then
   qkvm_log "stopping RabbitMQ (pid ${beams[*]})"
   if [[ -f "$QKVM_RMQ_PIDFILE" ]]; then
     # Orderly shutdown; with the pid file it also waits for the process to exit.
-    qkvm_rabbitmqctl -q stop "$QKVM_RMQ_PIDFILE" >/dev/null 2>&1 ||
+    # Bounded: a node that does not answer is signalled below instead of blocking the stop.
+    QKVM_TIMEOUT=60 qkvm_rabbitmqctl -q stop "$QKVM_RMQ_PIDFILE" >/dev/null 2>&1 ||
       qkvm_warn "rabbitmqctl stop failed; signalling the node"
   fi
   for pid in "${beams[@]}"; do
