@@ -280,7 +280,7 @@ public sealed class VolumeTests(StorageFixture fixture) : IClassFixture<StorageF
     [Theory]
     [InlineData("https://images.example/debian.img", "abc123", "SHA-256")]
     [InlineData("https://images.example/debian.img", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "SHA-256")]
-    [InlineData("/srv/images/debian.img", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "absolute http, https or file URL")]
+    [InlineData("//srv/images/debian.img", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "absolute http, https or file URL")]
     [InlineData("images.example/debian.img", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "absolute http, https or file URL")]
     [InlineData("ftp://images.example/debian.img", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "absolute http, https or file URL")]
     public async Task an_import_without_a_full_sha256_or_an_absolute_url_is_refused_as_validation(string url, string sha256, string mentions)
@@ -292,6 +292,18 @@ public sealed class VolumeTests(StorageFixture fixture) : IClassFixture<StorageF
         code.ShouldBe("VALIDATION");
         error.Str("message").ShouldContain(mentions);
         (await App.Api().ImagesAsync()).Names().ShouldNotContain(name);
+    }
+
+    [Fact]
+    public async Task an_absolute_path_is_imported_as_the_file_url_it_names()
+    {
+        var api = App.Api();
+        var sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+        var imported = await api.ImportImageAsync(PoolId, $"from-path-{Guid.NewGuid():N}"[..20], "/srv/images/debian 12.img", sha256, "RAW");
+
+        var message = await Agent.StorageOperationAsync(Guid.Parse(imported.Str("operation.id")));
+        message.Volume!.ImportUrl.ShouldBe("file:///srv/images/debian%2012.img");
     }
 
     [Fact]

@@ -93,14 +93,15 @@ internal static class StorageFields
                     RequestContext.Metadata(c, c.GetArgument<string?>("commandId")), c.CancellationToken));
             });
         mutation.Field<NonNullGraphType<StorageOperationPayloadType>>("importImage")
-            .Description("Imports an image into a pool from an http(s) or file URL; the host verifies its SHA-256 and keeps nothing if it differs.")
+            .Description("Imports an image into a pool from an http(s) URL, a file URL or an absolute path on the host (under its import folders); "
+                + "the host verifies its SHA-256 and keeps nothing if it differs.")
             .Argument<NonNullGraphType<ImportImageInputType>>("input")
             .ResolveAsync(async c =>
             {
                 var input = c.GetArgument<ImportImageInput>("input");
                 return await Run(c, () => Storage(c).CreateVolumeAsync(
                     new CreateVolumeRequest(input.PoolId, input.Name, input.Format ?? VolumeFormat.Raw, 0,
-                        new VolumeSource(ImportUrl: input.Url, Sha256: input.Sha256?.ToLowerInvariant()), IsImage: true),
+                        new VolumeSource(ImportUrl: AsUrl(input.Url), Sha256: input.Sha256?.ToLowerInvariant()), IsImage: true),
                     RequestContext.Metadata(c, input.CommandId), c.CancellationToken));
             });
         OnTarget(mutation, "resizeVolume", "Grows a volume (shrinking is refused).", (s, id, c, m, v, ct) => s.ResizeVolumeAsync(id, Size(c), m, v, ct), sized: true);
@@ -195,6 +196,10 @@ internal static class StorageFields
     }
 
     private static long Size(IResolveFieldContext c) => c.GetArgument<long>("sizeBytes");
+
+    /// <summary>An absolute path on the host is taken as the file URL it names; everything else is checked as a URL.</summary>
+    private static string AsUrl(string url) =>
+        url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) ? new Uri(url).AbsoluteUri : url;
 
     private static string Name(IResolveFieldContext c) => c.GetArgument<string>("name");
 

@@ -65,7 +65,7 @@ public sealed class ImportImageInputType : InputObjectGraphType<ImportImageInput
         Name = "ImportImageInput";
         Field<NonNullGraphType<IdGraphType>>("poolId");
         Field<NonNullGraphType<StringGraphType>>("name");
-        Field<NonNullGraphType<StringGraphType>>("url").Description("http, https, or file (a path under the host's import folders).");
+        Field<NonNullGraphType<StringGraphType>>("url").Description("http(s)://…, file:///… or an absolute path on the host (under its import folders).");
         Field<NonNullGraphType<StringGraphType>>("sha256").Description("The image's SHA-256, 64 hex digits.");
         Field<VolumeFormatType>("format").Description("The image's format (default RAW).");
         Field<IdGraphType>("commandId");
