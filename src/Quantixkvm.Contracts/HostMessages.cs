@@ -10,5 +10,8 @@ public sealed record HostHeartbeat(Guid HostId, string Name, int DomainCount, Da
 /// <summary>Every domain the host has, sent at start and periodically, so the control plane can see drift.</summary>
 public sealed record HostInventory(Guid HostId, IReadOnlyList<InventoryDomain> Domains, DateTimeOffset TakenAt);
 
-/// <summary>One domain on a host; <c>VmId</c> is set for domains Quantixkvm defined.</summary>
-public sealed record InventoryDomain(Guid Uuid, string Name, DomainPowerState PowerState, Guid? VmId);
+/// <summary>
+/// One domain on a host; <c>VmId</c> is set for domains Quantixkvm defined. <c>DiskSerials</c> are the serials of
+/// its volume disks as libvirt holds them (see <see cref="DiskAttachment.SerialFor"/>); absent from older agents.
+/// </summary>
+public sealed record InventoryDomain(Guid Uuid, string Name, DomainPowerState PowerState, Guid? VmId, IReadOnlyList<string>? DiskSerials = null);

@@ -67,7 +67,14 @@ public sealed record StorageOperationFinished(
 
 /// <summary>A volume in a domain's definition, with what the agent needs to find (or define) its pool.</summary>
 public sealed record DiskAttachment(
-    Guid VolumeId, string TargetDev, string Bus, int? BootOrder, bool ReadOnly, StoragePoolSpecification Pool, string VolumeName, string Format);
+    Guid VolumeId, string TargetDev, string Bus, int? BootOrder, bool ReadOnly, StoragePoolSpecification Pool, string VolumeName, string Format)
+{
+    /// <summary>
+    /// The disk serial a volume gets in a domain (and so in the guest): the volume id's first 20 hex digits, the
+    /// most virtio-blk and ATA pass on. Inventories report it, so the control plane can tell which volumes a domain holds.
+    /// </summary>
+    public static string SerialFor(Guid volumeId) => volumeId.ToString("N")[..20];
+}
 
 /// <summary>NoCloud data for the <c>cidata</c> seed disk the agent builds.</summary>
 public sealed record CloudInitSeed(string? UserData, string MetaData, string? NetworkConfig);

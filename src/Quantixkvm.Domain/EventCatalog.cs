@@ -30,6 +30,7 @@ public static class EventCatalog
         (typeof(VmSnapshotTaken), "vm.snapshot-taken.v1"),
         (typeof(VmSnapshotReverted), "vm.snapshot-reverted.v1"),
         (typeof(VmSnapshotDeleted), "vm.snapshot-deleted.v1"),
+        (typeof(VmDiskDriftObserved), "vm.disk-drift-observed.v1"),
         (typeof(HostRegistered), "host.registered.v1"),
         (typeof(HostFactsChanged), "host.facts-changed.v1"),
         (typeof(StoragePoolDefined), "storage-pool.defined.v1"),

@@ -173,17 +173,31 @@ public sealed class HostReporterTests(HostMessagesOnTheBus bus) : IClassFixture<
         {
         }
 
+        // One of ours with a volume disk and a cloud-init seed: the inventory names the volume's serial, not the seed's.
+        var withDisks = NewVm();
+        var volume = Guid.NewGuid();
+        using (_libvirt.DefineDomain(DomainXml.Build(new DomainSpec(withDisks, DomainOperations.DomainName(withDisks), "", 1, 128, "test",
+                   Disks: [
+                       new DiskSpec("vda", SourceFile: "/var/lib/qkvm/data.qcow2", DriverFormat: "qcow2", Serial: DomainOperations.DiskSerial(volume)),
+                       new DiskSpec("vdz", SourceFile: "/var/lib/qkvm/seed.iso", ReadOnly: true, Serial: "cidata"),
+                   ]))))
+        {
+        }
+
         var options = NewOptions();
         await using (await StartReporterAsync(options, new FakeTimeProvider()))
         {
             var inventory = (await bus.Log.WaitForAsync<HostInventory>(i => i.HostId == options.HostId)).ShouldHaveSingleItem().Message;
 
-            inventory.Domains.ShouldContain(new InventoryDomain(running, DomainOperations.DomainName(running), DomainPowerState.Running, running));
-            inventory.Domains.ShouldContain(new InventoryDomain(stopped, DomainOperations.DomainName(stopped), DomainPowerState.Stopped, stopped));
+            inventory.Domains.ShouldContain(d => d.Uuid == running && d.Name == DomainOperations.DomainName(running)
+                && d.PowerState == DomainPowerState.Running && d.VmId == running && d.DiskSerials!.Count == 0);
+            inventory.Domains.ShouldContain(d => d.Uuid == stopped && d.Name == DomainOperations.DomainName(stopped)
+                && d.PowerState == DomainPowerState.Stopped && d.VmId == stopped);
+            inventory.Domains.Single(d => d.VmId == withDisks).DiskSerials.ShouldBe([DomainOperations.DiskSerial(volume)]);
             inventory.Domains.ShouldContain(d => d.Name == lookalike && d.Uuid == lookalikeUuid && d.VmId == null);
             inventory.Domains.ShouldContain(d => d.Name == DefaultDomain && d.VmId == null && d.PowerState == DomainPowerState.Running);
             var heartbeat = (await bus.Log.WaitForAsync<HostHeartbeat>(h => h.HostId == options.HostId)).First().Message;
-            heartbeat.DomainCount.ShouldBeGreaterThanOrEqualTo(4);
+            heartbeat.DomainCount.ShouldBeGreaterThanOrEqualTo(5);
         }
     }
 

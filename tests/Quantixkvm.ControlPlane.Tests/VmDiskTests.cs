@@ -16,6 +16,41 @@ public sealed class VmDiskTests(StorageFixture fixture) : IClassFixture<StorageF
     private string PoolId => fixture.PoolId;
 
     [Fact]
+    public async Task a_domain_whose_disks_differ_from_the_vms_record_shows_disk_drift_until_they_agree_again()
+    {
+        var api = App.Api();
+        var volumeId = await api.ReadyVolumeAsync(PoolId, "drifting-disk", 64L << 20);
+        var created = await api.VmMutationAsync(StorageApi.CreateVm, "createVm", new
+        {
+            input = new { name = "drifting", vcpus = 1, memoryMiB = 64, disks = new[] { new { volumeId } } },
+        });
+        var vmId = Guid.Parse(created.Str("vm.id"));
+        await Agent.FinishAsync(Guid.Parse(created.Str("operation.id")), succeeded: true, DomainPowerState.Stopped);
+        await api.OperationEndsAsync(created.Str("operation.id"), "SUCCEEDED");
+        var serial = DiskAttachment.SerialFor(Guid.Parse(volumeId));
+
+        // Someone detached the disk by hand and attached a disk of their own.
+        await App.Consumed.WaitAsync(await Agent.ReportInventoryAsync(
+            new InventoryDomain(vmId, $"qkvm-{vmId:N}", DomainPowerState.Stopped, vmId, ["ffffffffffffffffffff"])));
+
+        var drift = (await api.DataAsync("query($id: ID!) { vm(id: $id) { diskDrift { missingVolumeIds unexpectedSerials } disks { volumeId } } }",
+            new { id = vmId.ToString() }))["vm"]!;
+        drift.Arr("diskDrift.missingVolumeIds").Select(v => v!.GetValue<string>()).ShouldBe([volumeId]);
+        drift.Arr("diskDrift.unexpectedSerials").Select(v => v!.GetValue<string>()).ShouldBe(["ffffffffffffffffffff"]);
+        drift.Arr("disks").Count.ShouldBe(1, "the record keeps the disk: drift is shown beside it, for an operator to resolve");
+        var events = await App.Events.StreamAsync(vmId);
+        events[^1].Type.ShouldBe("vm.disk-drift-observed.v1");
+        events[^1].ShouldMatchSchema();
+
+        await App.Consumed.WaitAsync(await Agent.ReportInventoryAsync(
+            new InventoryDomain(vmId, $"qkvm-{vmId:N}", DomainPowerState.Stopped, vmId, [serial])));
+
+        (await api.DataAsync("query($id: ID!) { vm(id: $id) { diskDrift { missingVolumeIds } } }", new { id = vmId.ToString() }))["vm"]!["diskDrift"]
+            .ShouldBeNull();
+        (await App.Events.StreamAsync(vmId)).Count.ShouldBe(events.Count + 1, "the end of the drift is recorded once");
+    }
+
+    [Fact]
     public async Task a_vm_created_with_a_disk_shows_it_attached_as_vda_and_its_create_names_the_pool_and_volume()
     {
         var api = App.Api();

@@ -101,7 +101,7 @@ public sealed class DomainOperations(
         "LIBVIRT_" + string.Concat(ex.ErrorCode.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
 
     /// <summary>The serial number a VM's volume shows in the guest: the volume id without dashes, cut to the 20 characters virtio-blk carries.</summary>
-    public static string DiskSerial(Guid volumeId) => volumeId.ToString("N")[..20];
+    public static string DiskSerial(Guid volumeId) => DiskAttachment.SerialFor(volumeId);
 
     /// <summary>
     /// The libvirt disk of one of a VM's volumes. A dir pool's volume is found by pool and volume name, so libvirt resolves

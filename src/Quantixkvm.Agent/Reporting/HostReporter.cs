@@ -104,7 +104,10 @@ public sealed class HostReporter(
                 try
                 {
                     Guid? vmId = domain.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(domain.Name[5..], "N", out var id) ? id : null;
-                    listed.Add(new InventoryDomain(domain.Uuid, domain.Name, DomainOperations.PowerStateOf(domain.GetState().State), vmId));
+                    // The volumes Quantixkvm attached carry their serial; the cloud-init seed is the agent's own.
+                    var serials = vmId is null ? null : domain.ListDisks()
+                        .Select(d => d.Serial).OfType<string>().Where(serial => serial != CloudInitSeeds.Serial).Order(StringComparer.Ordinal).ToList();
+                    listed.Add(new InventoryDomain(domain.Uuid, domain.Name, DomainOperations.PowerStateOf(domain.GetState().State), vmId, serials));
                 }
                 catch (DomainNotFoundException)
                 {

@@ -94,10 +94,44 @@ public sealed class HostReportConsumer(
             }
         }
 
+        await ObserveDisksAsync(m, placed, context);
+
         var unknown = m.Domains.Count(d => d.VmId is null);
         if (unknown > 0)
         {
             logger.LogInformation("Host {HostId} runs {Count} domains Quantixkvm did not define", m.HostId, unknown);
+        }
+    }
+
+    /// <summary>The disks each domain holds (by serial) against the VM's disk list: a difference is drift, recorded on the VM.</summary>
+    private async Task ObserveDisksAsync(HostInventory m, IReadOnlyList<VmView> placed, ConsumeContext context)
+    {
+        var reported = m.Domains.Where(d => d.VmId is not null && d.DiskSerials is not null).ToDictionary(d => d.VmId!.Value, d => d.DiskSerials!);
+        foreach (var vm in placed)
+        {
+            if (!reported.TryGetValue(vm.Id, out var serials))
+            {
+                continue;
+            }
+
+            var bySerial = vm.Disks.ToDictionary(d => DiskAttachment.SerialFor(d.Disk.VolumeId), d => d.Disk.VolumeId);
+            var present = serials.Where(bySerial.ContainsKey).Select(s => bySerial[s]).ToList();
+            var unknown = serials.Where(s => !bySerial.ContainsKey(s)).ToList();
+            try
+            {
+                var result = await vms.HandleAsync(
+                    vm.Id, (ctx, _) => new ObserveDisks(ctx, present, unknown, m.TakenAt),
+                    new CommandMetadata($"inventory-disks:{context.MessageId}:{vm.Id}", $"agent:{m.HostId}", (context.CorrelationId ?? m.HostId).ToString()),
+                    expectedVersion: null, context.CancellationToken);
+                if (result.Appended)
+                {
+                    logger.LogWarning("VM {VmId} on host {HostId}: its domain's disks differ from its record (holds {Serials})", vm.Id, m.HostId, serials);
+                }
+            }
+            catch (CommandRejectedException ex)
+            {
+                logger.LogInformation("Disk inventory of host {HostId} for VM {VmId} ignored: {Reason}", m.HostId, vm.Id, ex.Message);
+            }
         }
     }
 }

@@ -23,6 +23,9 @@ public sealed record VmView
     public IReadOnlyList<VmSnapshot> Snapshots { get; init; } = [];
     public string? CurrentSnapshot { get; init; }
 
+    /// <summary>What the host's domain lacks or holds beyond <see cref="Disks"/>, as its last inventory showed; null when they agree.</summary>
+    public VmDiskDriftObserved? DiskDrift { get; init; }
+
     /// <summary>Kept for the agent's seed disk; user-data may hold secrets, so the API shows only meta-data.</summary>
     public CloudInitConfig? CloudInit { get; init; }
 
@@ -63,6 +66,7 @@ public sealed record VmView
                 Disks = view.Disks.Select(d => d.Disk.VolumeId == e.VolumeId ? d with { State = AttachmentState.Detaching } : d).ToList(),
             },
             (VmDiskDetached e, _) => view with { Disks = view.Disks.Where(d => d.Disk.VolumeId != e.VolumeId).ToList() },
+            (VmDiskDriftObserved e, _) => view with { DiskDrift = e.Missing.Count + e.Unexpected.Count == 0 ? null : e },
             (VmCloudInitConfigured e, _) => view with { CloudInit = new CloudInitConfig(e.UserData, e.MetaData, e.NetworkConfig) },
             (VmSnapshotTaken e, _) => view with { Snapshots = [.. view.Snapshots, e.Snapshot], CurrentSnapshot = e.Snapshot.Name },
             (VmSnapshotReverted e, _) => view with { CurrentSnapshot = e.Name },

@@ -104,3 +104,10 @@ public sealed record TimeOutOperation(CommandContext Context, Guid OperationId) 
 /// </summary>
 public sealed record ObservePowerState(CommandContext Context, PowerState Observed, string Source, DateTimeOffset? ReportedAt = null)
     : VmCommand(Context);
+
+/// <summary>
+/// The volumes a host's inventory shows in the VM's domain (<c>Present</c>), and disk serials it shows that belong to
+/// none of the VM's volumes (<c>Unknown</c>): drift if they differ from the VM's disk list.
+/// </summary>
+public sealed record ObserveDisks(CommandContext Context, IReadOnlyList<Guid> Present, IReadOnlyList<string> Unknown, DateTimeOffset? ReportedAt = null)
+    : VmCommand(Context);

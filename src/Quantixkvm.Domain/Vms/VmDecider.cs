@@ -22,6 +22,7 @@ public static class VmDecider
         FailOperation failed => DecideFailed(failed, state),
         TimeOutOperation timeout => DecideTimeout(timeout, state),
         ObservePowerState observed => DecideObserved(observed, state),
+        ObserveDisks observed => DecideDisks(observed, state),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown VM command"),
     };
 
@@ -76,6 +77,7 @@ public static class VmDecider
             Disks = state.Disks.RemoveAll(d => d.VolumeId == e.VolumeId), PendingDisks = state.PendingDisks.Remove(e.OperationId),
         },
         VmCloudInitConfigured => state with { HasCloudInit = true },
+        VmDiskDriftObserved e => state with { DiskDrift = e.Missing.Count + e.Unexpected.Count == 0 ? null : e },
         VmSnapshotRequested e => state with { PendingSnapshots = state.PendingSnapshots.SetItem(e.OperationId, e) },
         VmSnapshotTaken e => state with
         {
@@ -431,6 +433,31 @@ public static class VmDecider
 
         return VmDecision.Accept(
             null, new VmPowerStateObserved(state.VmId, command.Observed, command.Source, command.Context.Now, command.ReportedAt));
+    }
+
+    private static VmDecision DecideDisks(ObserveDisks command, VmState state)
+    {
+        if (state.Lifecycle != VmLifecycle.Active)
+        {
+            return VmDecision.Reject(RejectionCode.NotFound, "the VM does not exist", state.Describe(), "observe");
+        }
+
+        // During an operation the disks are in flux (and its outcome will say what happened). A reading older than the
+        // last report applied says nothing new; one of the same inventory as the power state it came with still counts.
+        if (state.CurrentOperation is not null || (command.ReportedAt is { } at && state.LastHostReportAt is { } last && at < last))
+        {
+            return VmDecision.Accept(null);
+        }
+
+        var missing = state.Disks.Select(d => d.VolumeId).Where(id => !command.Present.Contains(id)).Order().ToList();
+        var unexpected = command.Unknown.Distinct().Order(StringComparer.Ordinal).ToList();
+        var recorded = state.DiskDrift;
+        var same = recorded is null
+            ? missing.Count + unexpected.Count == 0
+            : recorded.Missing.SequenceEqual(missing) && recorded.Unexpected.SequenceEqual(unexpected);
+        return same
+            ? VmDecision.Accept(null)
+            : VmDecision.Accept(null, new VmDiskDriftObserved(state.VmId, missing, unexpected, command.Context.Now, command.ReportedAt));
     }
 
     /// <summary>

@@ -53,3 +53,11 @@ public sealed record VmSnapshotTaken(Guid VmId, Guid OperationId, VmSnapshot Sna
 public sealed record VmSnapshotReverted(Guid VmId, Guid OperationId, string Name, DateTimeOffset RevertedAt) : VmEvent(VmId);
 
 public sealed record VmSnapshotDeleted(Guid VmId, Guid OperationId, string Name, DateTimeOffset DeletedAt) : VmEvent(VmId);
+
+/// <summary>
+/// The host's domain does not hold the disks the VM's record says (volumes <c>Missing</c> from it, disks it holds that
+/// are <c>Unexpected</c>), or, with both empty, no longer differs. Recorded when the difference changes.
+/// </summary>
+public sealed record VmDiskDriftObserved(
+    Guid VmId, IReadOnlyList<Guid> Missing, IReadOnlyList<string> Unexpected, DateTimeOffset ObservedAt, DateTimeOffset? HostReportedAt = null)
+    : VmEvent(VmId);

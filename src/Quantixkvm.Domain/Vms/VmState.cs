@@ -48,6 +48,9 @@ public sealed record VmState(
 
     public bool HasCloudInit { get; init; }
 
+    /// <summary>The last disk drift recorded: what the host's domain lacks and holds beyond the record; null when none.</summary>
+    public VmDiskDriftObserved? DiskDrift { get; init; }
+
     /// <summary>Whether the volume is in the VM's definition or being attached to it.</summary>
     public bool Holds(Guid volumeId) =>
         Disks.Any(d => d.VolumeId == volumeId) || PendingDisks.Values.Any(p => p.Disk.VolumeId == volumeId);

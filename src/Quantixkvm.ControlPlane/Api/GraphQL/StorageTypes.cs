@@ -237,3 +237,17 @@ public sealed class CloudInitInputType : InputObjectGraphType<CloudInitRequest>
         value.TryGetValue("userData", out var u) ? u as string : null,
         value.TryGetValue("networkConfig", out var n) ? n as string : null);
 }
+
+public sealed class VmDiskDriftType : ObjectGraphType<VmDiskDriftObserved>
+{
+    public VmDiskDriftType()
+    {
+        Name = "VmDiskDrift";
+        Description = "The host's domain does not hold the disks the VM's record lists, as its last inventory showed.";
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<IdGraphType>>>>("missingVolumeIds").Description("Volumes the record lists that the domain lacks.")
+            .Resolve(c => c.Source.Missing);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<StringGraphType>>>>("unexpectedSerials")
+            .Description("Serials of disks the domain holds that are none of the VM's volumes.").Resolve(c => c.Source.Unexpected);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("observedAt").Resolve(c => c.Source.ObservedAt);
+    }
+}

@@ -58,6 +58,8 @@ public sealed class VmType : ObjectGraphType<VmView>
             .Description("The snapshot tree: each snapshot names its parent.").Resolve(c => c.Source.Snapshots);
         Field<StringGraphType>("currentSnapshot").Description("The snapshot the VM's state descends from.").Resolve(c => c.Source.CurrentSnapshot);
         Field<CloudInitInfoType>("cloudInit").Resolve(c => c.Source.CloudInit);
+        Field<VmDiskDriftType>("diskDrift").Description("Set while the host's domain holds other disks than the VM's record; null when they agree.")
+            .Resolve(c => c.Source.DiskDrift);
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<HistoryEntryType>>>>("history")
             .Description("The VM's own events, oldest first: the audit trail of who asked for what, and what the host reported.")
             .ResolveAsync(async c => (await c.RequestServices!.GetRequiredService<IQuerySession>().Events
