@@ -125,7 +125,8 @@ qkvm_stop_pid() {
 # Fail early, with a clear message, when a port we need is held by someone else.
 qkvm_require_free_port() {
   local port="$1" what="$2" pids
-  pids="$(qkvm_listen_pids "$port" | tr '\n' ' ')"
+  # `|| true`: find in /proc can fail on a process that exits meanwhile; that must not end the script silently.
+  pids="$(qkvm_listen_pids "$port" | tr '\n' ' ' || true)"
   if [[ -n "$pids" ]]; then
     qkvm_die "port $port (for $what) is already in use by pid(s) ${pids}($(qkvm_cmdline "${pids%% *}" | cut -c1-120)). Stop that process or choose another port via the matching QKVM_*_PORT variable."
   fi

@@ -8,7 +8,11 @@ public sealed record HostRegistration(
 public sealed record HostHeartbeat(Guid HostId, string Name, int DomainCount, DateTimeOffset SentAt);
 
 /// <summary>Every domain the host has, sent at start and periodically, so the control plane can see drift.</summary>
-public sealed record HostInventory(Guid HostId, IReadOnlyList<InventoryDomain> Domains, DateTimeOffset TakenAt);
+public sealed record HostInventory(
+    Guid HostId, IReadOnlyList<InventoryDomain> Domains, DateTimeOffset TakenAt, IReadOnlyList<InventoryPool>? Pools = null);
+
+/// <summary>A Quantixkvm storage pool as this host's libvirt sees it (refreshed when the inventory is taken).</summary>
+public sealed record InventoryPool(Guid PoolId, long CapacityBytes, long AllocationBytes, long AvailableBytes);
 
 /// <summary>
 /// One domain on a host; <c>VmId</c> is set for domains Quantixkvm defined. <c>DiskSerials</c> are the serials of

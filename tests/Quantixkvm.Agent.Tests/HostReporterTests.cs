@@ -202,6 +202,30 @@ public sealed class HostReporterTests(HostMessagesOnTheBus bus) : IClassFixture<
     }
 
     [Fact]
+    public async Task the_inventory_carries_the_capacity_of_quantixkvms_own_pools_only()
+    {
+        var poolId = Guid.NewGuid();
+        using (var pool = _libvirt.DefineStoragePool(StoragePoolXml.Dir($"qkvm-pool-{poolId:N}", poolId, $"/qkvm-inventory-{poolId:N}")))
+        {
+            pool.Build();
+            pool.Start();
+        }
+
+        var options = NewOptions();
+        await using (await StartReporterAsync(options, new FakeTimeProvider()))
+        {
+            var inventory = (await bus.Log.WaitForAsync<HostInventory>(i => i.HostId == options.HostId)).ShouldHaveSingleItem().Message;
+
+            // Other tests' pools may share this test driver: look for ours, and make sure the driver's own is not listed.
+            using var foreign = _libvirt.FindStoragePool("default-pool").ShouldNotBeNull();
+            inventory.Pools.ShouldNotBeNull().ShouldNotContain(p => p.PoolId == foreign.Uuid, "the test driver's default-pool is not ours");
+            var reported = inventory.Pools.Single(p => p.PoolId == poolId);
+            reported.CapacityBytes.ShouldBeGreaterThan(0);
+            (reported.AllocationBytes + reported.AvailableBytes).ShouldBeLessThanOrEqualTo(reported.CapacityBytes);
+        }
+    }
+
+    [Fact]
     public async Task the_inventory_is_sent_at_start_and_then_every_inventory_interval_not_with_every_heartbeat()
     {
         var clock = new FakeTimeProvider();

@@ -15,6 +15,28 @@ public sealed class StoragePoolTests(ControlPlaneFixture fixture) : IClassFixtur
     private FakeAgent Agent => fixture.Agent;
 
     [Fact]
+    public async Task a_hosts_inventory_updates_a_pools_capacity_and_the_same_reading_again_appends_nothing()
+    {
+        var api = App.Api();
+        var poolId = await api.ReadyPoolAsync(Agent.HostId, "inventoried");
+        var before = await App.Events.StreamAsync(Guid.Parse(poolId));
+        var reading = new InventoryPool(Guid.Parse(poolId), 500L << 30, 123L << 30, 377L << 30);
+
+        await App.Consumed.WaitAsync(await Agent.ReportInventoryAsync([], [reading]));
+
+        var pool = (await api.PoolAsync(poolId))!;
+        pool.Long("capacityBytes").ShouldBe(500L << 30);
+        pool.Long("allocationBytes").ShouldBe(123L << 30);
+        pool.Long("availableBytes").ShouldBe(377L << 30);
+        var events = await App.Events.StreamAsync(Guid.Parse(poolId));
+        events.Count.ShouldBe(before.Count + 1);
+        events[^1].Type.ShouldBe("storage-pool.capacity-observed.v1");
+
+        await App.Consumed.WaitAsync(await Agent.ReportInventoryAsync([], [reading]));
+        (await App.Events.StreamAsync(Guid.Parse(poolId))).Count.ShouldBe(events.Count, "an unchanged reading is not news");
+    }
+
+    [Fact]
     public async Task a_dir_pool_on_a_registered_host_becomes_ready_with_the_capacity_its_agent_reported()
     {
         var correlation = Guid.NewGuid();

@@ -55,7 +55,7 @@ public sealed class HostReporter(
                         reportedGeneration = hypervisor.Generation;
                         // The host's facts go with every inventory: a lost registration, or a host that changed, heals itself.
                         await RegisterAsync(libvirt, agent, stoppingToken);
-                        await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow()), stoppingToken);
+                        await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow(), Pools(libvirt)), stoppingToken);
                         nextInventory = clock.GetUtcNow() + inventoryEvery;
                     }
                 }
@@ -90,6 +90,58 @@ public sealed class HostReporter(
             cancellationToken);
         logger.LogInformation("Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB on {LibvirtUri}; queue {Queue}",
             agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, hypervisor.Uri, AgentQueues.ForHost(agent.HostId));
+    }
+
+    /// <summary>
+    /// The capacity of every active Quantixkvm pool (named qkvm-pool-{id:N}), refreshed first so it is now's. A pool
+    /// that fails to refresh is left out; an RBD pool reads 0 without a ceph-mgr, which is not a measurement.
+    /// </summary>
+    private List<InventoryPool> Pools(LibvirtConnection libvirt)
+    {
+        var listed = new List<InventoryPool>();
+        IReadOnlyList<LibvirtStoragePool> pools;
+        try
+        {
+            pools = libvirt.ListStoragePools();
+        }
+        catch (LibvirtException ex)
+        {
+            // Some drivers have no storage: the inventory goes without pools rather than not at all.
+            logger.LogWarning("Listing the host's storage pools failed: {Error}", ex.Message);
+            return listed;
+        }
+
+        foreach (var pool in pools)
+        {
+            using (pool)
+            {
+                if (!pool.Name.StartsWith("qkvm-pool-", StringComparison.Ordinal) || !Guid.TryParseExact(pool.Name[10..], "N", out var poolId))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (!pool.IsActive)
+                    {
+                        continue;
+                    }
+
+                    pool.Refresh();
+                    var info = pool.GetInfo();
+                    if (info.CapacityBytes > 0)
+                    {
+                        listed.Add(new InventoryPool(poolId, info.CapacityBytes, info.AllocationBytes, info.AvailableBytes));
+                    }
+                }
+                catch (LibvirtException ex)
+                {
+                    logger.LogWarning("Reading pool {Pool} for the inventory failed: {Error}", pool.Name, ex.Message);
+                }
+            }
+        }
+
+        return listed;
     }
 
     /// <summary>Every domain on the host; Quantixkvm's own are recognised by their name. A domain that vanishes while being read is left out.</summary>

@@ -57,7 +57,7 @@ public sealed class OperationOutcomeConsumer(VmCommands vms, ILogger<OperationOu
 
 /// <summary>Registration and inventory: who the host is, and what it really runs.</summary>
 public sealed class HostReportConsumer(
-    AggregateCommands commands, VmCommands vms, IQuerySession session, ILogger<HostReportConsumer> logger)
+    AggregateCommands commands, VmCommands vms, StorageCommands storage, IQuerySession session, ILogger<HostReportConsumer> logger)
     : IConsumer<HostRegistration>, IConsumer<HostInventory>
 {
     public async Task Consume(ConsumeContext<HostRegistration> context)
@@ -95,6 +95,19 @@ public sealed class HostReportConsumer(
         }
 
         await ObserveDisksAsync(m, placed, context);
+        foreach (var pool in m.Pools ?? [])
+        {
+            try
+            {
+                await storage.ObservePoolCapacityAsync(pool.PoolId, m.HostId, pool.CapacityBytes, pool.AllocationBytes, pool.AvailableBytes,
+                    new CommandMetadata($"inventory-pool:{context.MessageId}:{pool.PoolId}", $"agent:{m.HostId}", (context.CorrelationId ?? m.HostId).ToString()),
+                    context.CancellationToken);
+            }
+            catch (CommandRejectedException ex)
+            {
+                logger.LogInformation("Inventory of host {HostId} for pool {PoolId} ignored: {Reason}", m.HostId, pool.PoolId, ex.Message);
+            }
+        }
 
         var unknown = m.Domains.Count(d => d.VmId is null);
         if (unknown > 0)

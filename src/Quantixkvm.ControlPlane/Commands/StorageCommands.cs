@@ -122,6 +122,11 @@ public sealed class StorageCommands(
         OnVolumeAsync(volumeId, "delete-volume-snapshot", (ctx, host, facts) => new DeleteVolumeSnapshot(ctx, Timeouts, name, host, facts.AttachedTo),
             metadata, expectedVersion, cancellationToken);
 
+    /// <summary>A pool's capacity from a host's inventory; recorded only when it changed.</summary>
+    public Task<CommandResult> ObservePoolCapacityAsync(
+        Guid poolId, Guid hostId, long capacity, long allocation, long available, CommandMetadata metadata, CancellationToken cancellationToken) =>
+        Pool(poolId, ctx => new ObservePoolCapacity(ctx, hostId, capacity, allocation, available), metadata, null, cancellationToken);
+
     /// <summary>An agent's report (or the deadline watcher) on a storage operation, decided on the pool or volume it concerns.</summary>
     public Task<CommandResult> OutcomeAsync(StorageOperationView operation, Func<CommandContext, StorageCommand> build, CommandMetadata metadata,
         CancellationToken cancellationToken) =>

@@ -4,6 +4,9 @@ using StorageDecision = Decision<StorageEvent>;
 
 public sealed record PoolState(Guid PoolId, StorageStatus? Status, string Name, PoolLocation? Location, StorageOperations Operations)
 {
+    /// <summary>The capacity last recorded (capacity, allocation, available), to record only changes.</summary>
+    public (long Capacity, long Allocation, long Available)? LastCapacity { get; init; }
+
     public static PoolState Initial { get; } = new(Guid.Empty, null, "", null, StorageOperations.Empty);
 
     public string Describe() => Status is { } status
@@ -29,6 +32,7 @@ public static class PoolDecider
         return command switch
         {
             CreatePool create => DecideCreate(create, state),
+            ObservePoolCapacity observed => DecideCapacity(observed, state),
             RefreshPool refresh => Existing(state, refresh.Context, StorageOperationKind.RefreshPool)
                 ?? Ready(state, "refresh")
                 ?? Accept(state, refresh.Context, StorageOperationKind.RefreshPool, refresh.HostId, refresh.Timeouts),
@@ -51,6 +55,7 @@ public static class PoolDecider
         StorageOperationTimedOut e when state.Operations.All.TryGetValue(e.OperationId, out var op) && op.Kind == StorageOperationKind.CreatePool =>
             state with { Status = StorageStatus.Failed, Operations = state.Operations.Apply(e) },
         StoragePoolDeleted => state with { Status = StorageStatus.Deleted },
+        StoragePoolCapacityObserved e => state with { LastCapacity = (e.CapacityBytes, e.AllocationBytes, e.AvailableBytes) },
         _ => state with { Operations = state.Operations.Apply(@event) },
     };
 
@@ -75,6 +80,21 @@ public static class PoolDecider
             new StoragePoolDefined(command.PoolId, command.Name, command.Location, command.Context.Now),
             state.Operations.Request(command.PoolId, command.Context, StorageOperationKind.CreatePool, command.HostId,
                 command.Timeouts.For(StorageOperationKind.CreatePool)));
+    }
+
+    /// <summary>Inventory readings: recorded when they differ from the last, for a ready pool with no operation under way.</summary>
+    private static StorageDecision DecideCapacity(ObservePoolCapacity command, PoolState state)
+    {
+        if (state.Status is null or StorageStatus.Deleted)
+        {
+            return StorageDecision.Reject(RejectionCode.NotFound, "the pool does not exist", state.Describe(), "observe");
+        }
+
+        var reading = (command.CapacityBytes, command.AllocationBytes, command.AvailableBytes);
+        return state.Status != StorageStatus.Ready || state.Operations.Current is not null || state.LastCapacity == reading
+            ? StorageDecision.Accept(null)
+            : StorageDecision.Accept(null, new StoragePoolCapacityObserved(
+                state.PoolId, command.HostId, command.CapacityBytes, command.AllocationBytes, command.AvailableBytes, command.Context.Now));
     }
 
     private static StorageDecision? Existing(PoolState state, CommandContext context, StorageOperationKind kind) =>

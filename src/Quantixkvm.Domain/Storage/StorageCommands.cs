@@ -33,6 +33,10 @@ public sealed record RevertVolume(CommandContext Context, StorageTimeouts Timeou
 public sealed record DeleteVolumeSnapshot(CommandContext Context, StorageTimeouts Timeouts, string Name, Guid HostId, Guid? AttachedTo)
     : StorageCommand(Context);
 
+/// <summary>A pool's capacity as a host's inventory read it, outside any operation.</summary>
+public sealed record ObservePoolCapacity(CommandContext Context, Guid HostId, long CapacityBytes, long AllocationBytes, long AvailableBytes)
+    : StorageCommand(Context);
+
 /// <summary>Outcome commands: what agents' reports (and the deadline watcher) turn into, for pools and volumes alike.</summary>
 public sealed record MarkStorageOperationStarted(CommandContext Context, Guid OperationId) : StorageCommand(Context);
 

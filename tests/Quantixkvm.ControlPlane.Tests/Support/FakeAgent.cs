@@ -211,10 +211,12 @@ public sealed class FakeAgent : IAsyncDisposable
         return messageId;
     }
 
-    public async Task<Guid> ReportInventoryAsync(params InventoryDomain[] domains)
+    public Task<Guid> ReportInventoryAsync(params InventoryDomain[] domains) => ReportInventoryAsync(domains, pools: null);
+
+    public async Task<Guid> ReportInventoryAsync(IReadOnlyList<InventoryDomain> domains, IReadOnlyList<InventoryPool>? pools)
     {
         var messageId = NewId.NextGuid();
-        await _bus.Publish(new HostInventory(HostId, domains, DateTimeOffset.UtcNow), c => c.MessageId = messageId);
+        await _bus.Publish(new HostInventory(HostId, domains, DateTimeOffset.UtcNow, pools), c => c.MessageId = messageId);
         return messageId;
     }
 
