@@ -69,6 +69,22 @@ public sealed class CephStorageTests : IClassFixture<SessionHypervisor>, IClassF
     }
 
     [Fact]
+    public async Task a_changed_key_in_this_hosts_configuration_reaches_libvirt_with_the_next_operation_on_the_pool()
+    {
+        var pool = NewPool();
+        (await RunAsync(StorageCommand(StorageOperationKind.CreatePool, pool, InAMinute))).Succeeded.ShouldBeTrue();
+
+        // Another (wrong) key: libvirt must now use it, so Ceph refuses the refresh.
+        var rotated = Options();
+        rotated.Ceph = new CephOptions { ConfPath = _ceph.ConfPath, Key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(28)) };
+        var refused = await RunAsync(StorageCommand(StorageOperationKind.RefreshPool, pool, InAMinute), rotated);
+        refused.Succeeded.ShouldBeFalse("the pool's secret now holds the wrong key");
+
+        var restored = await RunAsync(StorageCommand(StorageOperationKind.RefreshPool, pool, InAMinute));
+        restored.Succeeded.ShouldBeTrue(restored.ErrorMessage);
+    }
+
+    [Fact]
     public async Task an_rbd_pool_is_defined_with_this_hosts_ceph_secret_started_and_a_refresh_sees_images_made_behind_libvirts_back()
     {
         var pool = NewPool();

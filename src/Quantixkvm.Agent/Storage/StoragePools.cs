@@ -32,6 +32,12 @@ public sealed class StoragePools(HypervisorConnection hypervisor, IOptions<Agent
             var libvirt = hypervisor.Connection;
             var pool = libvirt.FindStoragePool(spec.LibvirtName);
             var defined = pool is null;
+            if (pool is not null && spec.Kind == "rbd")
+            {
+                // The pool is there: still give its secret the key as the keyring has it now, so a rotated key takes effect.
+                EnsureCephSecret(libvirt, spec.CephUser ?? throw new OperationFailure("INVALID_SPEC", $"rbd pool {spec.LibvirtName} names no Ceph user"));
+            }
+
             pool ??= libvirt.DefineStoragePool(PoolXml(libvirt, spec));
             try
             {
