@@ -73,19 +73,7 @@ ceph_rbd_probe() {
 # file's process first if it is ours (PIDs get recycled), then any other
 # process of that program started with our ceph.conf (lost pid file).
 ceph_daemon_pids() {
-  local prog="$1" pidfile="$2" pid p
-  pid="$(qkvm_read_pidfile "$pidfile")"
-  if qkvm_pid_alive "$pid" && [[ "$(qkvm_cmdline "$pid")" == *"$prog "*"--conf $CEPH_CONF "* ]]; then
-    printf '%s\n' "$pid"
-  fi
-  for p in /proc/[0-9]*; do
-    p="${p#/proc/}"
-    [[ "$p" == "$pid" ]] && continue
-    case "$(qkvm_cmdline "$p")" in
-      *"$prog --conf $CEPH_CONF "*) qkvm_pid_alive "$p" && printf '%s\n' "$p" ;;
-    esac
-  done
-  return 0
+  qkvm_pids_by_cmdline "$2" "*$1 *--conf $CEPH_CONF *" "*$1 --conf $CEPH_CONF *"
 }
 
 # The daemon's PID when it runs from its pid file (the normal state), else "".

@@ -167,17 +167,26 @@ qkvm_rabbitmqctl() {
 # plus any RabbitMQ server beam (`-s rabbit boot`) using our private HOME
 # (e.g. one that died before or hung after writing its pid file).
 qkvm_rabbit_beam_pids() {
-  local pid p
-  pid="$(qkvm_read_pidfile "$QKVM_RMQ_PIDFILE")"
-  if qkvm_pid_alive "$pid" && [[ "$(qkvm_cmdline "$pid")" == *beam*"-home $QKVM_RMQ_HOME "* ]]; then
+  qkvm_pids_by_cmdline "$QKVM_RMQ_PIDFILE" "*beam*-home $QKVM_RMQ_HOME *" "*beam*-home $QKVM_RMQ_HOME *-s rabbit boot*"
+}
+
+# The live process its pid file names, if its command line matches the glob
+# $2, then every other live process whose command line matches the glob $3:
+# a daemon found even when it lost (or never wrote) its pid file.
+qkvm_pids_by_cmdline() {
+  local pidfile="$1" own="$2" others="$3" pid p
+  pid="$(qkvm_read_pidfile "$pidfile")"
+  # shellcheck disable=SC2053 # the right-hand sides are glob patterns on purpose
+  if qkvm_pid_alive "$pid" && [[ "$(qkvm_cmdline "$pid")" == $own ]]; then
     printf '%s\n' "$pid"
   fi
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [[ "$p" == "$pid" ]] && continue
-    case "$(qkvm_cmdline "$p")" in
-      *beam*"-home $QKVM_RMQ_HOME "*"-s rabbit boot"*) printf '%s\n' "$p" ;;
-    esac
+    # shellcheck disable=SC2053
+    if [[ "$(qkvm_cmdline "$p")" == $others ]] && qkvm_pid_alive "$p"; then
+      printf '%s\n' "$p"
+    fi
   done
   return 0
 }
