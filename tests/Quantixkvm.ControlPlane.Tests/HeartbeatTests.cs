@@ -17,6 +17,23 @@ public sealed class HeartbeatTests(HeartbeatTests.ShortHeartbeatTimeout fixture)
     }
 
     [Fact]
+    public async Task storage_work_for_an_unreachable_host_is_refused_at_once_instead_of_waiting_for_its_deadline()
+    {
+        await using var agent = await FakeAgent.StartOnlineAsync(fixture.App);
+        var api = fixture.App.Api();
+        var poolId = await api.ReadyPoolAsync(agent.HostId, "stranded");
+
+        await agent.StopHeartbeatsAsync();
+        await agent.WaitUntilAsync(fixture.App, "UNREACHABLE");
+
+        var created = await api.SendAsync(StorageApi.CreatePool, new { input = StorageApi.DirPoolInput(agent.HostId, "late", StorageApi.UniquePath("late")) });
+        created.Error().Code.ShouldBe("NO_HOST_AVAILABLE");
+        created.Error().Error.Str("message").ShouldContain("UNREACHABLE");
+        var refreshed = await api.SendAsync("mutation($id: ID!) { refreshStoragePool(id: $id) { operation { id } } }", new { id = poolId });
+        refreshed.Error().Code.ShouldBe("NO_HOST_AVAILABLE");
+    }
+
+    [Fact]
     public async Task a_host_whose_heartbeats_stop_becomes_unreachable_and_placement_refuses_it_as_not_online()
     {
         await using var agent = await FakeAgent.StartOnlineAsync(fixture.App);

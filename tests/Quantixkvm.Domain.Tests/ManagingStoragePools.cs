@@ -296,7 +296,22 @@ public class ManagingStoragePools
 
         PoolSpec.Given(done).When(StorageCmd.Complete(Store.PoolId, "refresh-pool-1")).ThenNothingChanges(refresh);
         PoolSpec.Given(done).When(StorageCmd.Fail(Store.PoolId, "refresh-pool-1")).ThenNothingChanges(refresh);
-        PoolSpec.Given(done).When(StorageCmd.MarkStarted(Store.PoolId, "refresh-pool-1")).ThenNothingChanges(refresh);
+        PoolSpec.Given([.. done, new StorageOperationStarted(Store.PoolId, refresh, Fixed.Earlier)])
+            .When(StorageCmd.MarkStarted(Store.PoolId, "refresh-pool-1")).ThenNothingChanges(refresh);
+    }
+
+    [Fact]
+    public void a_started_report_arriving_after_the_outcome_is_recorded_and_leaves_the_operation_ended()
+    {
+        StorageEvent[] done = [.. Pool.Busy(StorageOperationKind.RefreshPool, "refresh-pool-1"), Store.Succeeded(Store.PoolId, "refresh-pool-1")];
+        var refresh = Store.PoolOperation("refresh-pool-1");
+
+        var state = PoolSpec.Given(done)
+            .When(StorageCmd.MarkStarted(Store.PoolId, "refresh-pool-1"))
+            .ThenEvents(new StorageOperationStarted(Store.PoolId, refresh, Fixed.Now))
+            .ThenState();
+        state.Operations.All[refresh].Status.ShouldBe(Vms.OperationStatus.Succeeded);
+        state.Operations.Current.ShouldBeNull();
     }
 
     [Fact]

@@ -39,9 +39,17 @@ public class OperationOutcomes
     }
 
     [Fact]
-    public void marking_a_finished_operation_started_changes_nothing()
+    public void a_started_report_arriving_after_the_outcome_is_recorded_once_and_moves_no_status_back()
     {
-        VmSpec.Given([.. StartRequested(), Vm.Succeeded("start-1", PowerState.Running)])
+        // The agent's two reports travel separately: "finished" can overtake "started".
+        var late = VmSpec.Given([.. StartRequested(), Vm.Succeeded("start-1", PowerState.Running)])
+            .When(Cmd.MarkStarted("start-1"))
+            .ThenEvents(new VmOperationStarted(Fixed.VmId, StartOperation, Fixed.Now));
+        var state = late.ThenState();
+        state.Operations[StartOperation].Status.ShouldBe(OperationStatus.Succeeded);
+        state.CurrentOperation.ShouldBeNull();
+
+        VmSpec.Given([.. StartRequested(), Vm.Succeeded("start-1", PowerState.Running), Vm.Started("start-1")])
             .When(Cmd.MarkStarted("start-1"))
             .ThenNothingChanges(StartOperation);
     }

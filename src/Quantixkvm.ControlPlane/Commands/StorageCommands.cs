@@ -202,7 +202,7 @@ public sealed class StorageCommands(
     /// <summary>A dir pool is served by its own host; an RBD pool by any online host (every host sees the Ceph cluster).</summary>
     private async Task<Guid> ExecutingHostAsync(StoragePoolView pool, string command, CancellationToken cancellationToken) =>
         pool.Location.Kind == PoolKind.Dir
-            ? pool.Location.HostId!.Value
+            ? await OnlineHostAsync(pool.Location.HostId!.Value, command, cancellationToken)
             : await AnyOnlineHostAsync(command, cancellationToken);
 
     private async Task<Guid> RegisteredHostAsync(Guid? hostId, string command, CancellationToken cancellationToken)
@@ -212,9 +212,22 @@ public sealed class StorageCommands(
             throw Rejected(RejectionCode.Validation, "a dir pool must name the host it lives on (hostId)", command);
         }
 
-        return await hosts.FindAsync(id, cancellationToken) is null
-            ? throw Rejected(RejectionCode.NotFound, $"host {id} is not registered", command)
-            : id;
+        return await OnlineHostAsync(id, command, cancellationToken);
+    }
+
+    /// <summary>
+    /// The host, if its agent is alive: work for a host that stopped sending heartbeats would only wait in its queue
+    /// until its deadline, so it is refused at once with the reason.
+    /// </summary>
+    private async Task<Guid> OnlineHostAsync(Guid hostId, string command, CancellationToken cancellationToken)
+    {
+        var host = await hosts.FindAsync(hostId, cancellationToken)
+            ?? throw Rejected(RejectionCode.NotFound, $"host {hostId} is not registered", command);
+        return host.Status == HostStatus.Online
+            ? hostId
+            : throw Rejected(RejectionCode.NoHostAvailable,
+                $"host '{host.Host.Name}' is {host.Status.ToString().ToUpperInvariant()} (last heartbeat {host.LastHeartbeatAt?.ToString("O") ?? "never"}); "
+                + "its agent must be running for this storage operation", command);
     }
 
     private async Task<Guid> AnyOnlineHostAsync(string command, CancellationToken cancellationToken)

@@ -47,7 +47,11 @@ public sealed record OperationView : ITrackedOperation
             CommandId = e.CommandId, Actor = e.Actor, CorrelationId = @event.CorrelationId, RequestedAt = e.RequestedAt, Deadline = e.Deadline,
         },
         (_, null) => null,
-        (VmOperationStarted e, _) => view with { Status = OperationStatus.Running, AgentStartedAt = e.StartedAt },
+        // A "started" may arrive after the outcome: it adds when the host began, never moves the status back.
+        (VmOperationStarted e, _) => view with
+        {
+            Status = view.Status == OperationStatus.Pending ? OperationStatus.Running : view.Status, AgentStartedAt = e.StartedAt,
+        },
         (VmOperationSucceeded e, _) => view with { Status = OperationStatus.Succeeded, FinishedAt = e.FinishedAt },
         (VmOperationFailed e, _) => view with
         {

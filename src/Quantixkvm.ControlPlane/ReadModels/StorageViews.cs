@@ -196,7 +196,11 @@ public sealed record StorageOperationView : ITrackedOperation
             Deadline = e.Deadline,
         },
         (_, null) => null,
-        (StorageOperationStarted e, _) => view with { Status = OperationStatus.Running, AgentStartedAt = e.StartedAt },
+        // A "started" may arrive after the outcome: it adds when the host began, never moves the status back.
+        (StorageOperationStarted e, _) => view with
+        {
+            Status = view.Status == OperationStatus.Pending ? OperationStatus.Running : view.Status, AgentStartedAt = e.StartedAt,
+        },
         (StorageOperationSucceeded e, _) => view with { Status = OperationStatus.Succeeded, FinishedAt = e.FinishedAt },
         (StorageOperationFailed e, _) => view with
         {

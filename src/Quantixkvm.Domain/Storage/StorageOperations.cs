@@ -6,7 +6,11 @@ namespace Quantixkvm.Domain.Storage;
 using StorageDecision = Decision<StorageEvent>;
 
 public sealed record StorageOperation(
-    Guid OperationId, string CommandId, StorageOperationKind Kind, OperationStatus Status, DateTimeOffset Deadline, string? Name, long? SizeBytes);
+    Guid OperationId, string CommandId, StorageOperationKind Kind, OperationStatus Status, DateTimeOffset Deadline, string? Name, long? SizeBytes)
+{
+    /// <summary>Whether the agent's "started" report is recorded (it may arrive after the outcome: reports travel separately).</summary>
+    public bool Started { get; init; }
+}
 
 /// <summary>
 /// The operations of one pool or volume: every one ever asked (for idempotent repeats) and the one
@@ -25,7 +29,14 @@ public sealed record StorageOperations(ImmutableDictionary<Guid, StorageOperatio
         StorageOperationRequested e => new(
             All.SetItem(e.OperationId, new StorageOperation(e.OperationId, e.CommandId, e.Kind, OperationStatus.Pending, e.Deadline, e.Name, e.SizeBytes)),
             e.OperationId),
-        StorageOperationStarted e => With(e.OperationId, OperationStatus.Running, finished: false),
+        StorageOperationStarted e => All.TryGetValue(e.OperationId, out var op)
+            ? new(All.SetItem(e.OperationId, op with
+            {
+                Started = true,
+                // A "started" that arrives after the outcome records when the host began, and changes nothing else.
+                Status = op.Status == OperationStatus.Pending ? OperationStatus.Running : op.Status,
+            }), CurrentId)
+            : this,
         StorageOperationSucceeded e => With(e.OperationId, OperationStatus.Succeeded, finished: true),
         StorageOperationFailed e => With(e.OperationId, OperationStatus.Failed, finished: true),
         StorageOperationTimedOut e => With(e.OperationId, OperationStatus.TimedOut, finished: true),
@@ -85,6 +96,14 @@ public sealed record StorageOperations(ImmutableDictionary<Guid, StorageOperatio
             return StorageDecision.Reject(RejectionCode.NotFound, $"operation {operationId} is not known on {targetId}", describe);
         }
 
+        // "Started" and the outcome travel separately and may arrive in either order: the start is recorded once, whenever it comes.
+        if (command is MarkStorageOperationStarted)
+        {
+            return operation.Started
+                ? StorageDecision.Accept(operationId)
+                : StorageDecision.Accept(operationId, new StorageOperationStarted(targetId, operationId, now));
+        }
+
         // A report for an operation that already ended is a duplicate delivery (or arrived after the deadline): nothing new.
         if (CurrentId != operationId)
         {
@@ -93,10 +112,6 @@ public sealed record StorageOperations(ImmutableDictionary<Guid, StorageOperatio
 
         switch (command)
         {
-            case MarkStorageOperationStarted:
-                return operation.Status == OperationStatus.Pending
-                    ? StorageDecision.Accept(operationId, new StorageOperationStarted(targetId, operationId, now))
-                    : StorageDecision.Accept(operationId);
             case CompleteStorageOperation completed:
                 return new StorageDecision.Accepted(
                     [new StorageOperationSucceeded(targetId, operationId, now), .. onSuccess(operation, completed)], operationId);

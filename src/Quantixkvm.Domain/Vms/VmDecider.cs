@@ -45,11 +45,13 @@ public static class VmDecider
             CurrentOperation = new VmOperation(e.OperationId, e.CommandId, e.Kind, e.Force, OperationStatus.Pending, e.Deadline),
             Operations = state.Operations.SetItem(e.OperationId, (e.Kind, e.Force, OperationStatus.Pending)),
         },
-        VmOperationStarted e => WithStatus(state, e.OperationId, OperationStatus.Running) with
+        // A "started" that arrives after the outcome records that the host began, and moves no status back.
+        VmOperationStarted e => (state.CurrentOperation?.OperationId == e.OperationId ? WithStatus(state, e.OperationId, OperationStatus.Running) : state) with
         {
             CurrentOperation = state.CurrentOperation is { } op && op.OperationId == e.OperationId
                 ? op with { Status = OperationStatus.Running }
                 : state.CurrentOperation,
+            StartedOperations = state.StartedOperations.Add(e.OperationId),
         },
         VmOperationSucceeded e => Finish(state, e.OperationId, OperationStatus.Succeeded).Reported(e.HostReportedAt) with
         {
@@ -312,9 +314,10 @@ public static class VmDecider
             return UnknownOperation(command.OperationId, state);
         }
 
-        return state.CurrentOperation is { Status: OperationStatus.Pending } op && op.OperationId == command.OperationId
-            ? VmDecision.Accept(command.OperationId, new VmOperationStarted(state.VmId, command.OperationId, command.Context.Now))
-            : VmDecision.Accept(command.OperationId);
+        // "Started" and the outcome travel separately and may arrive in either order: the start is recorded once, whenever it comes.
+        return state.StartedOperations.Contains(command.OperationId)
+            ? VmDecision.Accept(command.OperationId)
+            : VmDecision.Accept(command.OperationId, new VmOperationStarted(state.VmId, command.OperationId, command.Context.Now));
     }
 
     private static VmDecision DecideCompleted(CompleteOperation command, VmState state)

@@ -48,6 +48,9 @@ public sealed record VmState(
 
     public bool HasCloudInit { get; init; }
 
+    /// <summary>Operations whose "started" report is recorded (it may come after their outcome).</summary>
+    public ImmutableHashSet<Guid> StartedOperations { get; init; } = [];
+
     /// <summary>The last disk drift recorded: what the host's domain lacks and holds beyond the record; null when none.</summary>
     public VmDiskDriftObserved? DiskDrift { get; init; }
 
