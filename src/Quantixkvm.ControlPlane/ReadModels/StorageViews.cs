@@ -164,26 +164,12 @@ public sealed class VolumeViewProjection : MultiStreamProjection<VolumeView, Gui
 }
 
 /// <summary>One operation on a pool or volume, from request to its end.</summary>
-public sealed record StorageOperationView : ITrackedOperation
+public sealed record StorageOperationView : TrackedOperationView
 {
-    public Guid Id { get; init; }
     public Guid TargetId { get; init; }
-    public Guid HostId { get; init; }
     public StorageOperationKind Kind { get; init; }
-    public OperationStatus Status { get; init; }
-    public string CommandId { get; init; } = "";
-    public string Actor { get; init; } = "";
-    public string? CorrelationId { get; init; }
     public string? Name { get; init; }
     public long? SizeBytes { get; init; }
-    public string? ErrorCode { get; init; }
-    public string? ErrorMessage { get; init; }
-    public DateTimeOffset RequestedAt { get; init; }
-    public DateTimeOffset? AgentStartedAt { get; init; }
-    public DateTimeOffset? FinishedAt { get; init; }
-    public DateTimeOffset Deadline { get; init; }
-
-    public bool IsFinished => Status is OperationStatus.Succeeded or OperationStatus.Failed or OperationStatus.TimedOut;
 
     public bool IsOnPool => Kind is StorageOperationKind.CreatePool or StorageOperationKind.RefreshPool or StorageOperationKind.DeletePool;
 
@@ -196,21 +182,10 @@ public sealed record StorageOperationView : ITrackedOperation
             Deadline = e.Deadline,
         },
         (_, null) => null,
-        // A "started" may arrive after the outcome: it adds when the host began, never moves the status back.
-        (StorageOperationStarted e, _) => view with
-        {
-            Status = view.Status == OperationStatus.Pending ? OperationStatus.Running : view.Status, AgentStartedAt = e.StartedAt,
-        },
-        (StorageOperationSucceeded e, _) => view with { Status = OperationStatus.Succeeded, FinishedAt = e.FinishedAt },
-        (StorageOperationFailed e, _) => view with
-        {
-            Status = OperationStatus.Failed, ErrorCode = e.ErrorCode, ErrorMessage = e.ErrorMessage, FinishedAt = e.FinishedAt,
-        },
-        (StorageOperationTimedOut e, _) => view with
-        {
-            Status = OperationStatus.TimedOut, ErrorCode = "TIMED_OUT",
-            ErrorMessage = $"the host did not report an outcome before the deadline {view.Deadline:O}", FinishedAt = e.FinishedAt,
-        },
+        (StorageOperationStarted e, _) => Started(view, e.StartedAt),
+        (StorageOperationSucceeded e, _) => Succeeded(view, e.FinishedAt),
+        (StorageOperationFailed e, _) => Failed(view, e.ErrorCode, e.ErrorMessage, e.FinishedAt),
+        (StorageOperationTimedOut e, _) => TimedOut(view, e.FinishedAt),
         _ => view,
     };
 }

@@ -10,7 +10,7 @@ namespace Quantixkvm.ControlPlane.Api.GraphQL;
 /// misses nothing), then every later state, never going backwards, completing after the final one.
 /// </summary>
 public sealed class OperationUpdates<T>(IObservable<T> changes, IDocumentStore store, Guid operationId) : IObservable<T>
-    where T : class, ITrackedOperation
+    where T : TrackedOperationView
 {
     public IDisposable Subscribe(IObserver<T> observer)
     {
