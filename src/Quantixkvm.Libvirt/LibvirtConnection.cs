@@ -143,45 +143,7 @@ public sealed unsafe class LibvirtConnection : IDisposable
         ThrowIfDisposed();
         nint* array = null;
         int count = NativeMethods.virConnectListAllDomains(handle, &array, 0);
-        if (count < 0)
-        {
-            throw LibvirtRuntime.TakeLastError("virConnectListAllDomains");
-        }
-
-        // Take ownership of every element first, so that none leaks if adopting one fails;
-        // the array itself (NULL-terminated) is freed with the C library's free.
-        var handles = new DomainHandle[count];
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                handles[i] = new DomainHandle(array[i]);
-            }
-        }
-        finally
-        {
-            NativeMethods.FreeLibvirtMemory(array);
-        }
-
-        var domains = new List<LibvirtDomain>(count);
-        try
-        {
-            foreach (DomainHandle domain in handles)
-            {
-                domains.Add(LibvirtDomain.Adopt(domain));
-            }
-        }
-        catch
-        {
-            foreach (DomainHandle domain in handles)
-            {
-                domain.Dispose();
-            }
-
-            throw;
-        }
-
-        return domains;
+        return LibvirtRuntime.TakeAll(array, count, "virConnectListAllDomains", static domain => new DomainHandle(domain), LibvirtDomain.Adopt);
     }
 
     /// <summary>
