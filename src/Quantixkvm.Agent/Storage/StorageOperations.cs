@@ -180,10 +180,7 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
                 throw;
             }
 
-            pool.Refresh();
-            using var imported = pool.FindVolume(spec.Name)
-                ?? throw new OperationFailure("AGENT_ERROR", $"volume {spec.Name} was written but libvirt does not list it after a refresh");
-            return StorageOutcome.Of(imported);
+            return Imported(pool, spec.Name);
         }
 
         if (spec.CloneOfName is not null)
@@ -290,10 +287,7 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
                 }
             }
 
-            pool.Refresh();
-            using var imported = pool.FindVolume(spec.Name)
-                ?? throw new OperationFailure("AGENT_ERROR", $"volume {spec.Name} was written but libvirt does not list it after a refresh");
-            return StorageOutcome.Of(imported);
+            return Imported(pool, spec.Name);
         }
         finally
         {
@@ -491,6 +485,15 @@ public sealed class StorageOperations(StoragePools pools, VolumeImporter importe
         }
 
         return names;
+    }
+
+    /// <summary>The imported volume as libvirt lists it once the pool is refreshed (the import wrote it behind libvirt's back).</summary>
+    private static StorageOutcome Imported(LibvirtStoragePool pool, string name)
+    {
+        pool.Refresh();
+        using var imported = pool.FindVolume(name)
+            ?? throw new OperationFailure("AGENT_ERROR", $"volume {name} was written but libvirt does not list it after a refresh");
+        return StorageOutcome.Of(imported);
     }
 
     private static void TryRefresh(LibvirtStoragePool pool)
