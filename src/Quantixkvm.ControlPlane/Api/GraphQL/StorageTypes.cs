@@ -119,11 +119,7 @@ public sealed class StorageOperationType : ObjectGraphType<StorageOperationView>
         Field<NonNullGraphType<StringGraphType>>("actor").Resolve(c => c.Source.Actor);
         Field<StringGraphType>("name").Description("The snapshot, for snapshot operations.").Resolve(c => c.Source.Name);
         Field<LongGraphType>("sizeBytes").Description("The new size, for a resize.").Resolve(c => c.Source.SizeBytes);
-        Field<OperationErrorType>("error").Resolve(c => c.Source.ErrorCode is { } code ? new OperationError(code, c.Source.ErrorMessage ?? "") : null);
-        Field<NonNullGraphType<DateTimeOffsetGraphType>>("startedAt").Resolve(c => c.Source.RequestedAt);
-        Field<DateTimeOffsetGraphType>("acceptedByHostAt").Resolve(c => c.Source.AgentStartedAt);
-        Field<DateTimeOffsetGraphType>("finishedAt").Resolve(c => c.Source.FinishedAt);
-        Field<NonNullGraphType<DateTimeOffsetGraphType>>("deadline").Resolve(c => c.Source.Deadline);
+        OperationType.ProgressFields(this);
     }
 }
 

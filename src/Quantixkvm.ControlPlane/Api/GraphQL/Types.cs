@@ -121,13 +121,19 @@ public sealed class OperationType : ObjectGraphType<OperationView>
         Field<NonNullGraphType<BooleanGraphType>>("force").Resolve(c => c.Source.Force);
         Field<NonNullGraphType<IdGraphType>>("commandId").Resolve(c => c.Source.CommandId);
         Field<NonNullGraphType<StringGraphType>>("actor").Resolve(c => c.Source.Actor);
-        Field<OperationErrorType>("error").Resolve(c => c.Source.ErrorCode is { } code
+        ProgressFields(this);
+    }
+
+    /// <summary>How an operation went: shared by VM and storage operations.</summary>
+    internal static void ProgressFields<T>(ObjectGraphType<T> type) where T : TrackedOperationView
+    {
+        type.Field<OperationErrorType>("error").Resolve(c => c.Source.ErrorCode is { } code
             ? new OperationError(code, c.Source.ErrorMessage ?? "")
             : null);
-        Field<NonNullGraphType<DateTimeOffsetGraphType>>("startedAt").Description("When the operation was requested.").Resolve(c => c.Source.RequestedAt);
-        Field<DateTimeOffsetGraphType>("acceptedByHostAt").Description("When the host's agent began to act.").Resolve(c => c.Source.AgentStartedAt);
-        Field<DateTimeOffsetGraphType>("finishedAt").Resolve(c => c.Source.FinishedAt);
-        Field<NonNullGraphType<DateTimeOffsetGraphType>>("deadline").Resolve(c => c.Source.Deadline);
+        type.Field<NonNullGraphType<DateTimeOffsetGraphType>>("startedAt").Description("When the operation was requested.").Resolve(c => c.Source.RequestedAt);
+        type.Field<DateTimeOffsetGraphType>("acceptedByHostAt").Description("When the host's agent began to act.").Resolve(c => c.Source.AgentStartedAt);
+        type.Field<DateTimeOffsetGraphType>("finishedAt").Resolve(c => c.Source.FinishedAt);
+        type.Field<NonNullGraphType<DateTimeOffsetGraphType>>("deadline").Resolve(c => c.Source.Deadline);
     }
 }
 
