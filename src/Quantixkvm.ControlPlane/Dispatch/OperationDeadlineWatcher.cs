@@ -37,47 +37,37 @@ public sealed class OperationDeadlineWatcher(
         await using var scope = scopes.CreateAsyncScope();
         var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
         var now = clock.GetUtcNow();
-        var overdue = await session.Query<OperationView>()
+        var vms = scope.ServiceProvider.GetRequiredService<VmCommands>();
+        await TimeOutOverdueAsync<OperationView>(session, now, (operation, metadata) => vms.HandleAsync(
+                operation.VmId, (context, _) => new TimeOutOperation(context, operation.Id), metadata, expectedVersion: null, cancellationToken),
+            operation => $"{operation.Kind} on VM {operation.VmId}", cancellationToken);
+        var storage = scope.ServiceProvider.GetRequiredService<StorageCommands>();
+        await TimeOutOverdueAsync<StorageOperationView>(session, now, (operation, metadata) => storage.OutcomeAsync(
+                operation, context => new TimeOutStorageOperation(context, operation.Id), metadata, cancellationToken),
+            operation => $"{operation.Kind} on {operation.TargetId}", cancellationToken);
+    }
+
+    /// <summary>VM and storage operations alike: each one past its deadline gets its aggregate's time-out command.</summary>
+    private async Task TimeOutOverdueAsync<T>(
+        IQuerySession session, DateTimeOffset now, Func<T, CommandMetadata, Task<CommandResult>> timeOut, Func<T, string> describe,
+        CancellationToken cancellationToken)
+        where T : TrackedOperationView
+    {
+        var overdue = await session.Query<T>()
             .Where(o => (o.Status == OperationStatus.Pending || o.Status == OperationStatus.Running) && o.Deadline < now)
             .Take(500)
             .ToListAsync(cancellationToken);
-        var vms = scope.ServiceProvider.GetRequiredService<VmCommands>();
         foreach (var operation in overdue)
         {
             try
             {
-                await vms.HandleAsync(
-                    operation.VmId, (context, _) => new TimeOutOperation(context, operation.Id),
-                    new CommandMetadata($"timeout:{operation.Id}", "system:deadline-watcher", operation.CorrelationId ?? operation.Id.ToString(), operation.CommandId),
-                    expectedVersion: null, cancellationToken);
-                logger.LogWarning("Operation {OperationId} ({Kind} on VM {VmId}) timed out at {Deadline}",
-                    operation.Id, operation.Kind, operation.VmId, operation.Deadline);
+                await timeOut(operation, new CommandMetadata(
+                    $"timeout:{operation.Id}", "system:deadline-watcher", operation.CorrelationId ?? operation.Id.ToString(), operation.CommandId));
+                logger.LogWarning("Operation {OperationId} ({What}) timed out at {Deadline}", operation.Id, describe(operation), operation.Deadline);
             }
             catch (CommandRejectedException ex)
             {
                 logger.LogInformation("Operation {OperationId} not timed out: {Reason}", operation.Id, ex.Message);
-            }
-        }
-
-        var overdueStorage = await session.Query<StorageOperationView>()
-            .Where(o => (o.Status == OperationStatus.Pending || o.Status == OperationStatus.Running) && o.Deadline < now)
-            .Take(500)
-            .ToListAsync(cancellationToken);
-        var storage = scope.ServiceProvider.GetRequiredService<StorageCommands>();
-        foreach (var operation in overdueStorage)
-        {
-            try
-            {
-                await storage.OutcomeAsync(
-                    operation, context => new TimeOutStorageOperation(context, operation.Id),
-                    new CommandMetadata($"timeout:{operation.Id}", "system:deadline-watcher", operation.CorrelationId ?? operation.Id.ToString(), operation.CommandId),
-                    cancellationToken);
-                logger.LogWarning("Storage operation {OperationId} ({Kind} on {TargetId}) timed out at {Deadline}",
-                    operation.Id, operation.Kind, operation.TargetId, operation.Deadline);
-            }
-            catch (CommandRejectedException ex)
-            {
-                logger.LogInformation("Storage operation {OperationId} not timed out: {Reason}", operation.Id, ex.Message);
             }
         }
     }
