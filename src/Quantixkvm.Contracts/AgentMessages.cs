@@ -15,6 +15,12 @@ public enum DomainOperationKind
     CreateSnapshot,
     RevertSnapshot,
     DeleteSnapshot,
+
+    /// <summary>Live migration of a running domain from this (the source) host to <see cref="RunDomainOperation.Migration"/>'s host.</summary>
+    Migrate,
+
+    /// <summary>Define the domain on this host if missing (from the spec and disks) and bring it to the desired state: cold moves and HA restarts.</summary>
+    Recover,
 }
 
 /// <summary>A domain's power state on the wire (reported by agents, or asked for).</summary>
@@ -48,7 +54,22 @@ public sealed record RunDomainOperation(
     IReadOnlyList<DiskAttachment>? Disks = null,
     DiskAttachment? Disk = null,
     SnapshotSpecification? Snapshot = null,
-    CloudInitSeed? CloudInit = null);
+    CloudInitSeed? CloudInit = null,
+    MigrationTarget? Migration = null);
+
+/// <summary>
+/// Where a live migration goes: the target host's libvirt URI as its agent registered it (the source's libvirt
+/// connects to it), and the address QEMU's migration stream should use on the target (null: libvirt's choice).
+/// </summary>
+public sealed record MigrationTarget(Guid HostId, string LibvirtUri, string? MigrateAddress, int? MaxDowntimeMs = null, long? BandwidthMiBs = null);
+
+/// <summary>Agent → control plane, about once a second while a migration runs: libvirt's job figures. Telemetry, not history.</summary>
+public sealed record DomainOperationProgress(
+    Guid OperationId, Guid VmId, Guid HostId, long DataTotalBytes, long DataProcessedBytes, long DataRemainingBytes,
+    double ElapsedSeconds, DateTimeOffset SentAt);
+
+/// <summary>Control plane → the host running an operation: abort it if it is still under way (a live migration's job).</summary>
+public sealed record CancelDomainOperation(Guid OperationId, Guid VmId, Guid HostId, Guid CorrelationId, DateTimeOffset RequestedAt);
 
 /// <summary>Agent → control plane: it has begun to act on the hypervisor.</summary>
 public sealed record DomainOperationStarted(

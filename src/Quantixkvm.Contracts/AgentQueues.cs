@@ -25,5 +25,10 @@ public static class AgentQueues
         typeof(RunStorageOperation),
         typeof(StorageOperationStarted),
         typeof(StorageOperationFinished),
+        typeof(DomainOperationProgress),
+        typeof(CancelDomainOperation),
+        typeof(ReleaseDomains),
+        typeof(FenceHost),
+        typeof(HostFencedBySelf),
     ];
 }
