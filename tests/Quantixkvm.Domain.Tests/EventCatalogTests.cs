@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Quantixkvm.Domain.Clusters;
 using Quantixkvm.Domain.Hosts;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Templates;
@@ -12,7 +13,7 @@ public partial class EventCatalogTests
     private static partial Regex StoredName();
 
     /// <summary>The base type of each aggregate's (or family's) events.</summary>
-    private static readonly Type[] EventBases = [typeof(VmEvent), typeof(HostEvent), typeof(StorageEvent), typeof(TemplateEvent)];
+    private static readonly Type[] EventBases = [typeof(VmEvent), typeof(HostEvent), typeof(ClusterEvent), typeof(StorageEvent), typeof(TemplateEvent)];
 
     private static bool IsDomainEvent(Type t) => EventBases.Any(t.IsSubclassOf);
 
@@ -26,6 +27,7 @@ public partial class EventCatalogTests
     {
         _ when type.IsSubclassOf(typeof(VmEvent)) => "vm.",
         _ when type.IsSubclassOf(typeof(HostEvent)) => "host.",
+        _ when type.IsSubclassOf(typeof(ClusterEvent)) => "cluster.",
         _ when type.IsSubclassOf(typeof(TemplateEvent)) => "template.",
         _ when type.Name.StartsWith("StoragePool", StringComparison.Ordinal) => "storage-pool.",
         _ when type.Name.StartsWith("Volume", StringComparison.Ordinal) => "volume.",

@@ -111,3 +111,26 @@ public sealed record ObservePowerState(CommandContext Context, PowerState Observ
 /// </summary>
 public sealed record ObserveDisks(CommandContext Context, IReadOnlyList<Guid> Present, IReadOnlyList<string> Unknown, DateTimeOffset? ReportedAt = null)
     : VmCommand(Context);
+
+/// <summary>
+/// Moves the VM to <c>TargetHostId</c>, which the caller has checked with placement. Live needs the VM running or paused;
+/// Cold needs it stopped, or running with <c>RestartOnTarget</c> (powered off here, started there).
+/// </summary>
+public sealed record MigrateVm(
+    CommandContext Context, OperationTimeouts Timeouts, Guid TargetHostId, MigrationMode Mode, bool RestartOnTarget, string Reason)
+    : VmCommand(Context);
+
+/// <summary>Asks the source host to abort a live migration under way; its outcome then reports the cancellation.</summary>
+public sealed record CancelMigration(CommandContext Context) : VmCommand(Context);
+
+/// <summary>
+/// HA: the VM's host <c>FromHostId</c> has been fenced; define and start the VM on <c>TargetHostId</c>. Decided once: a VM
+/// no longer on <c>FromHostId</c> is left alone, so a repeat (or a second coordinator) cannot start it twice.
+/// </summary>
+public sealed record RecoverVm(CommandContext Context, OperationTimeouts Timeouts, Guid FromHostId, Guid TargetHostId, string Reason)
+    : VmCommand(Context);
+
+/// <summary>HA found no host for the VM; recorded when the reason is new.</summary>
+public sealed record BlockRecovery(CommandContext Context, Guid FencedHostId, string Reason) : VmCommand(Context);
+
+public sealed record SetHaPriority(CommandContext Context, HaPriority Priority) : VmCommand(Context);

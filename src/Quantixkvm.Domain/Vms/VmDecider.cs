@@ -5,7 +5,7 @@ namespace Quantixkvm.Domain.Vms;
 using VmDecision = Decision<VmEvent>;
 
 /// <summary>The VM aggregate: <see cref="Decide"/> turns a command into events or a rejection; <see cref="Evolve"/> folds them.</summary>
-public static class VmDecider
+public static partial class VmDecider
 {
     /// <summary>The id of the VM that a create command with this idempotency key makes.</summary>
     public static Guid VmIdForCreate(string commandId) => DeterministicId.From("vm", commandId);
@@ -16,6 +16,11 @@ public static class VmDecider
     public static VmDecision Decide(VmCommand command, VmState state) => command switch
     {
         CreateVm create => DecideCreate(create, state),
+        MigrateVm migrate => DecideMigrate(migrate, state),
+        CancelMigration cancel => DecideCancelMigration(cancel, state),
+        RecoverVm recover => DecideRecover(recover, state),
+        BlockRecovery blocked => DecideRecoveryBlocked(blocked, state),
+        SetHaPriority priority => DecideHaPriority(priority, state),
         VmLifecycleCommand lifecycle => DecideLifecycle(lifecycle, state),
         MarkOperationStarted started => DecideStarted(started, state),
         CompleteOperation completed => DecideCompleted(completed, state),
@@ -79,6 +84,12 @@ public static class VmDecider
             Disks = state.Disks.RemoveAll(d => d.VolumeId == e.VolumeId), PendingDisks = state.PendingDisks.Remove(e.OperationId),
         },
         VmCloudInitConfigured => state with { HasCloudInit = true },
+        VmMigrationRequested e => state with { PendingMigration = e },
+        VmRelocated e => state with { HostId = e.ToHostId, RecoveryBlockedReason = null },
+        VmMigrated e => state with { HostId = e.ToHostId, PendingMigration = null },
+        VmMigrationFailed => state with { PendingMigration = null },
+        VmHaPrioritySet e => state with { HaPriority = e.Priority },
+        VmRecoveryBlocked e => state with { RecoveryBlockedReason = e.Reason },
         VmDiskDriftObserved e => state with { DiskDrift = e.Missing.Count + e.Unexpected.Count == 0 ? null : e },
         VmSnapshotRequested e => state with { PendingSnapshots = state.PendingSnapshots.SetItem(e.OperationId, e) },
         VmSnapshotTaken e => state with
@@ -361,6 +372,8 @@ public static class VmDecider
                 break;
         }
 
+        events.AddRange(MigrationStepDone(state, command, now));
+
         return new VmDecision.Accepted(events, operationId);
     }
 
@@ -390,6 +403,7 @@ public static class VmDecider
             [
                 new VmOperationFailed(state.VmId, command.OperationId, command.ErrorCode, command.ErrorMessage, command.Observed, now, command.ReportedAt),
                 .. Released(state, command.OperationId, $"attach failed: {command.ErrorMessage}", now),
+                .. MigrationFailed(state, $"{command.ErrorCode}: {command.ErrorMessage}", now),
             ],
             command.OperationId);
     }
@@ -416,6 +430,7 @@ public static class VmDecider
             [
                 new VmOperationTimedOut(state.VmId, command.OperationId, now),
                 .. Released(state, command.OperationId, "attach timed out; the host's next inventory shows whether the disk arrived", now),
+                .. MigrationFailed(state, "timed out; the hosts' next inventories show where the VM is", now),
             ],
             command.OperationId);
     }

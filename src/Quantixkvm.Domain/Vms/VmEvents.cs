@@ -61,3 +61,30 @@ public sealed record VmSnapshotDeleted(Guid VmId, Guid OperationId, string Name,
 public sealed record VmDiskDriftObserved(
     Guid VmId, IReadOnlyList<Guid> Missing, IReadOnlyList<string> Unexpected, DateTimeOffset ObservedAt, DateTimeOffset? HostReportedAt = null)
     : VmEvent(VmId);
+
+/// <summary>
+/// A move to another host was asked for. <c>MigrationId</c> is the id of its first operation. Live: a running VM moves with
+/// its memory (one Migrate operation on the source). Cold: the VM is defined on the target (a Recover operation there);
+/// with <c>RestartOnTarget</c> a running VM is first powered off on the source and started on the target.
+/// </summary>
+public sealed record VmMigrationRequested(
+    Guid VmId, Guid MigrationId, Guid FromHostId, Guid ToHostId, MigrationMode Mode, bool RestartOnTarget, string Reason, string Actor,
+    DateTimeOffset RequestedAt) : VmEvent(VmId);
+
+/// <summary>The VM now belongs to another host without a live migration: a cold move, or a restart by HA after its host was fenced.</summary>
+public sealed record VmRelocated(Guid VmId, Guid FromHostId, Guid ToHostId, string Reason, Guid? MigrationId, DateTimeOffset RelocatedAt)
+    : VmEvent(VmId);
+
+/// <summary>The migration finished: the VM runs (or is defined) on <c>ToHostId</c> and is gone from <c>FromHostId</c>.</summary>
+public sealed record VmMigrated(Guid VmId, Guid MigrationId, Guid FromHostId, Guid ToHostId, DateTimeOffset MigratedAt) : VmEvent(VmId);
+
+/// <summary>The migration failed, timed out or was cancelled; the VM stays where its last event put it.</summary>
+public sealed record VmMigrationFailed(Guid VmId, Guid MigrationId, string Reason, DateTimeOffset FailedAt) : VmEvent(VmId);
+
+public sealed record VmMigrationCancelRequested(Guid VmId, Guid MigrationId, string Actor, DateTimeOffset RequestedAt) : VmEvent(VmId);
+
+/// <summary>Whether and in which order HA restarts the VM when its host fails.</summary>
+public sealed record VmHaPrioritySet(Guid VmId, HaPriority Priority, DateTimeOffset SetAt) : VmEvent(VmId);
+
+/// <summary>HA could not restart the VM after its host was fenced (no host can take it); retried while the reason lasts.</summary>
+public sealed record VmRecoveryBlocked(Guid VmId, Guid FencedHostId, string Reason, DateTimeOffset BlockedAt) : VmEvent(VmId);

@@ -69,6 +69,8 @@ public static class VmPreconditions
         OperationKind.CreateSnapshot => "SNAPSHOTTING",
         OperationKind.RevertSnapshot => "REVERTING",
         OperationKind.DeleteSnapshot => "DELETING_SNAPSHOT",
+        OperationKind.Migrate => "MIGRATING",
+        OperationKind.Recover => "RECOVERING",
         _ => "BUSY",
     };
 

@@ -54,6 +54,15 @@ public sealed record VmState(
     /// <summary>The last disk drift recorded: what the host's domain lacks and holds beyond the record; null when none.</summary>
     public VmDiskDriftObserved? DiskDrift { get; init; }
 
+    /// <summary>HA restart order; Medium unless set (as vSphere: every VM of an HA cluster is protected by default).</summary>
+    public HaPriority HaPriority { get; init; } = HaPriority.Medium;
+
+    /// <summary>The move under way, if any: set when asked for, cleared when it succeeds or fails.</summary>
+    public VmMigrationRequested? PendingMigration { get; init; }
+
+    /// <summary>The last reason HA could not restart the VM; cleared when it moves.</summary>
+    public string? RecoveryBlockedReason { get; init; }
+
     /// <summary>Whether the volume is in the VM's definition or being attached to it.</summary>
     public bool Holds(Guid volumeId) =>
         Disks.Any(d => d.VolumeId == volumeId) || PendingDisks.Values.Any(p => p.Disk.VolumeId == volumeId);

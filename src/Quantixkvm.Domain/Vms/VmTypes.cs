@@ -23,6 +23,27 @@ public enum OperationKind
     CreateSnapshot,
     RevertSnapshot,
     DeleteSnapshot,
+
+    /// <summary>Live migration, run by the source host.</summary>
+    Migrate,
+
+    /// <summary>Define the VM's domain on its (new) host and bring it to the desired state: cold moves, HA restarts.</summary>
+    Recover,
+}
+
+public enum MigrationMode
+{
+    Live,
+    Cold,
+}
+
+/// <summary>HA restart order after a host failure; Disabled VMs are left on the failed host.</summary>
+public enum HaPriority
+{
+    Disabled,
+    Low,
+    Medium,
+    High,
 }
 
 public enum OperationStatus
@@ -64,8 +85,11 @@ public sealed record OperationTimeouts(
         // A snapshot with memory writes the guest's RAM out: minutes for a large guest.
         Snapshot: TimeSpan.FromMinutes(5));
 
+    /// <summary>A live migration copies the guest's memory while it keeps writing to it: minutes for a large, busy guest.</summary>
+    public TimeSpan Migrate { get; init; } = TimeSpan.FromMinutes(10);
+
     public static OperationTimeouts All(TimeSpan timeout) =>
-        new(timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout);
+        new(timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout, timeout) { Migrate = timeout };
 
     public TimeSpan For(OperationKind kind, bool force) => kind switch
     {
@@ -78,6 +102,8 @@ public sealed record OperationTimeouts(
         OperationKind.Delete => Delete,
         OperationKind.AttachDisk or OperationKind.DetachDisk => Disk,
         OperationKind.CreateSnapshot or OperationKind.RevertSnapshot or OperationKind.DeleteSnapshot => Snapshot,
+        OperationKind.Migrate => Migrate,
+        OperationKind.Recover => Create,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown operation kind"),
     };
 }
