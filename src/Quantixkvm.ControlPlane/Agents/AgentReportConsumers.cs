@@ -1,6 +1,7 @@
 using Marten;
 using MassTransit;
 using Quantixkvm.ControlPlane.Commands;
+using Quantixkvm.ControlPlane.Dispatch;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Contracts;
 using Quantixkvm.Domain.Hosts;
@@ -63,7 +64,9 @@ public sealed class HostReportConsumer(
     public async Task Consume(ConsumeContext<HostRegistration> context)
     {
         var m = context.Message;
-        var facts = new HostFacts(m.Name, m.Cpus, m.MemoryMiB, m.CpuModel, m.LibvirtUri, m.AgentVersion);
+        var facts = new HostFacts(
+            m.Name, m.Cpus, m.MemoryMiB, m.CpuModel, m.LibvirtUri, m.AgentVersion, m.CpuFeatures?.Order(StringComparer.Ordinal).ToList(),
+            m.LiveMigration ?? false, m.MigrateAddress, m.PeerLibvirtUri);
         var result = await commands.HandleAsync<HostState, HostEvent>(
             m.HostId, HostState.Initial, HostDecider.Evolve,
             (state, ctx) => HostDecider.Decide(new RegisterHost(ctx, m.HostId, facts), state),
@@ -109,10 +112,50 @@ public sealed class HostReportConsumer(
             }
         }
 
+        await ReleaseLeftoversAsync(m, context);
         var unknown = m.Domains.Count(d => d.VmId is null);
         if (unknown > 0)
         {
             logger.LogInformation("Host {HostId} runs {Count} domains Quantixkvm did not define", m.HostId, unknown);
+        }
+    }
+
+    /// <summary>
+    /// Domains of VMs that now live elsewhere (moved away, or restarted by HA while this host was fenced) or no longer
+    /// exist are released: destroyed and undefined, volumes kept. A running one is released only if this host was
+    /// fenced since (its VM was restarted elsewhere) or the VM is deleted; otherwise it may be the landing of a migration
+    /// whose outcome is not yet recorded, and it is only logged. Domains of VMs with a move under way are left alone.
+    /// </summary>
+    private async Task ReleaseLeftoversAsync(HostInventory m, ConsumeContext context)
+    {
+        var host = await session.LoadAsync<HostView>(m.HostId, context.CancellationToken);
+        var release = new List<Guid>();
+        foreach (var domain in m.Domains.Where(d => d.VmId is not null))
+        {
+            var vm = await session.LoadAsync<VmView>(domain.VmId!.Value, context.CancellationToken);
+            if (vm is not null && (vm.HostId == m.HostId || vm.MigrationId is not null || vm.CurrentOperationId is not null))
+            {
+                continue;
+            }
+
+            var wasFenced = host?.FencedAt is not null;
+            if (vm is null || vm.DeletedAt is not null || domain.PowerState != DomainPowerState.Running || wasFenced)
+            {
+                release.Add(domain.VmId.Value);
+            }
+            else
+            {
+                logger.LogWarning("Host {HostId} runs a domain of VM {VmId}, which is recorded on host {VmHostId}; left running for an operator",
+                    m.HostId, vm.Id, vm.HostId);
+            }
+        }
+
+        if (release.Count > 0)
+        {
+            var endpoint = await context.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(m.HostId)}"));
+            await endpoint.Send(new ReleaseDomains(m.HostId, release, "these VMs live on other hosts now, or were deleted", m.TakenAt), context.CancellationToken);
+            logger.LogWarning("Host {HostId} still holds domains of {Count} VMs that live elsewhere or were deleted; releasing them: {VmIds}",
+                m.HostId, release.Count, release);
         }
     }
 
@@ -145,6 +188,27 @@ public sealed class HostReportConsumer(
             {
                 logger.LogInformation("Disk inventory of host {HostId} for VM {VmId} ignored: {Reason}", m.HostId, vm.Id, ex.Message);
             }
+        }
+    }
+}
+
+/// <summary>A live migration's progress: telemetry, overwritten in place and pushed to subscribers.</summary>
+public sealed class MigrationProgressConsumer(IDocumentStore store, ChangeHub hub, TimeProvider clock) : IConsumer<DomainOperationProgress>
+{
+    public async Task Consume(ConsumeContext<DomainOperationProgress> context)
+    {
+        var m = context.Message;
+        var progress = new MigrationProgress
+        {
+            Id = m.OperationId, DataTotalBytes = m.DataTotalBytes, DataProcessedBytes = m.DataProcessedBytes, DataRemainingBytes = m.DataRemainingBytes,
+            ElapsedSeconds = m.ElapsedSeconds, ReportedAt = clock.GetUtcNow(),
+        };
+        await using var session = store.LightweightSession();
+        session.Store(progress);
+        await session.SaveChangesAsync(context.CancellationToken);
+        if (await session.LoadAsync<MigrationView>(m.OperationId, context.CancellationToken) is { } migration)
+        {
+            hub.Migrations.Publish(new MigrationUpdate(migration, progress));
         }
     }
 }

@@ -25,6 +25,8 @@ public static class WireMapping
         OperationKind.CreateSnapshot => DomainOperationKind.CreateSnapshot,
         OperationKind.RevertSnapshot => DomainOperationKind.RevertSnapshot,
         OperationKind.DeleteSnapshot => DomainOperationKind.DeleteSnapshot,
+        OperationKind.Migrate => DomainOperationKind.Migrate,
+        OperationKind.Recover => DomainOperationKind.Recover,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this operation kind"),
     };
 

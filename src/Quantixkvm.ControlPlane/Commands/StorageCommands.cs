@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Quantixkvm.ControlPlane.Configuration;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Domain;
+using Quantixkvm.Domain.Hosts;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Templates;
 

@@ -11,7 +11,8 @@ namespace Quantixkvm.ControlPlane.Commands;
 
 /// <summary>What a client asks for when creating a VM.</summary>
 public sealed record CreateVmRequest(
-    string Name, int Vcpus, int MemoryMiB, Guid? HostId, bool Start, IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null);
+    string Name, int Vcpus, int MemoryMiB, Guid? HostId, bool Start, IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null,
+    Guid? ClusterId = null, IReadOnlyDictionary<string, string>? RequiredLabels = null, HaPriority? HaPriority = null);
 
 /// <summary>No host can take the VM; carries placement's per-host reasons.</summary>
 public sealed class NoHostAvailableException(PlacementResult placement)
@@ -51,20 +52,27 @@ public sealed class VmCommands(
 
                 var diskHost = await CheckVolumesAsync(vmId, request.Disks ?? [], request.HostId, "create", cancellationToken);
                 locks.Add(await AdvisoryLock.PlacementAsync(store, cancellationToken));
-                hostId = await PlaceAsync(request with { HostId = request.HostId ?? diskHost }, cancellationToken);
+                hostId = await PlaceAsync(vmId, request with { HostId = request.HostId ?? diskHost }, cancellationToken);
             }
             else
             {
                 hostId = existing.HostId;
             }
 
-            return await commands.HandleAsync<VmState, VmEvent>(
+            var created = await commands.HandleAsync<VmState, VmEvent>(
                 vmId, VmState.Initial, VmDecider.Evolve,
                 (state, context) => VmDecider.Decide(
                     new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
                         request.Disks, request.CloudInit),
                     state),
                 metadata, expectedVersion: null, cancellationToken);
+            if (request.HaPriority is { } priority)
+            {
+                created = await HandleAsync(vmId, (ctx, _) => new SetHaPriority(ctx, priority), metadata with { CommandId = metadata.CommandId + ":ha" },
+                    expectedVersion: null, cancellationToken) with { OperationId = created.OperationId };
+            }
+
+            return created;
         }
         finally
         {
@@ -144,15 +152,24 @@ public sealed class VmCommands(
             (state, context) => VmDecider.Decide(build(context, options.Value.Timeouts), state),
             metadata, expectedVersion, cancellationToken);
 
-    private async Task<Guid> PlaceAsync(CreateVmRequest request, CancellationToken cancellationToken)
+    private async Task<Guid> PlaceAsync(Guid vmId, CreateVmRequest request, CancellationToken cancellationToken)
     {
         if (request.HostId is { } requested && await hosts.FindAsync(requested, cancellationToken) is null)
         {
             throw new CommandRejectedException(new Rejection(RejectionCode.NotFound, $"host {requested} is not registered", Command: "create"));
         }
 
-        var candidates = await hosts.CandidatesAsync(cancellationToken);
-        var placement = HostPlacement.Place(new PlacementRequest(request.Vcpus, request.MemoryMiB, request.HostId), candidates);
+        if (request.ClusterId is { } clusterId && await session.LoadAsync<ClusterView>(clusterId, cancellationToken) is not { DeletedAt: null })
+        {
+            throw new CommandRejectedException(new Rejection(RejectionCode.NotFound, $"cluster {clusterId} does not exist", Command: "create"));
+        }
+
+        var inputs = await hosts.PlacementInputsAsync(cancellationToken);
+        var placement = HostPlacement.Place(
+            new PlacementRequest(
+                vmId, request.Vcpus, request.MemoryMiB, request.HostId, request.ClusterId, request.RequiredLabels,
+                Rules: inputs.RulesOf(request.ClusterId), Strategy: inputs.SettingsOf(request.ClusterId).PlacementStrategy),
+            inputs.Hosts);
         return placement.HostId ?? throw new NoHostAvailableException(placement);
     }
 }

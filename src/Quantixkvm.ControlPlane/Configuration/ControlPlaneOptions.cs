@@ -26,6 +26,9 @@ public sealed class ControlPlaneOptions
     /// </summary>
     public bool DispatchEnabled { get; set; } = true;
 
+    /// <summary>How often the fleet's background work runs: liveness, HA, maintenance and DRS.</summary>
+    public FleetOptions Fleet { get; set; } = new();
+
     public OperationTimeouts Timeouts => OperationTimeoutSeconds is { } seconds
         ? OperationTimeouts.All(TimeSpan.FromSeconds(seconds))
         : OperationTimeouts.Default;
@@ -33,4 +36,30 @@ public sealed class ControlPlaneOptions
     public StorageTimeouts StorageTimeouts => OperationTimeoutSeconds is { } seconds
         ? new StorageTimeouts(TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(seconds))
         : StorageTimeouts.Default;
+}
+
+/// <summary>The fleet's background work (section "ControlPlane:Fleet").</summary>
+public sealed class FleetOptions
+{
+    /// <summary>How often heartbeats are checked against each cluster's detection time.</summary>
+    public double LivenessScanSeconds { get; set; } = 1;
+
+    /// <summary>How often HA looks for hosts to fence and VMs to restart.</summary>
+    public double HaScanSeconds { get; set; } = 1;
+
+    /// <summary>After every fencer failed, how long before the next round.</summary>
+    public double FenceRetrySeconds { get; set; } = 10;
+
+    public double MaintenanceScanSeconds { get; set; } = 2;
+
+    /// <summary>At most this many VMs leave one host at a time during maintenance (vSphere allows 4-8 vMotions per host).</summary>
+    public int MaxMigrationsPerHost { get; set; } = 4;
+
+    /// <summary>How often DRS evaluates each cluster whose DRS mode is not OFF.</summary>
+    public double DrsIntervalSeconds { get; set; } = 300;
+
+    /// <summary>A DRS move must lower the imbalance by at least this much to be proposed.</summary>
+    public double DrsMinImprovement { get; set; } = 0.01;
+
+    public int DrsMaxMovesPerEvaluation { get; set; } = 5;
 }

@@ -31,6 +31,12 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
                 continue;
             }
 
+            if (e.Data is VmMigrated or VmRelocated or VmMigrationCancelRequested)
+            {
+                await DispatchMoveAsync(e, operations, cancellationToken);
+                continue;
+            }
+
             if (e.Data is not VmOperationRequested requested)
             {
                 continue;
@@ -62,10 +68,11 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
                 }
             }
 
-            var (pendingDisk, snapshot) = requested.Kind is OperationKind.Create or OperationKind.Start or OperationKind.Stop or OperationKind.Reboot
-                or OperationKind.Pause or OperationKind.Resume or OperationKind.Delete
-                ? (null, null)
-                : await DetailsAsync(e, requested.OperationId, operations, cancellationToken);
+            var (pendingDisk, snapshot) = requested.Kind is OperationKind.AttachDisk or OperationKind.DetachDisk
+                or OperationKind.CreateSnapshot or OperationKind.RevertSnapshot or OperationKind.DeleteSnapshot
+                ? await DetailsAsync(e, requested.OperationId, operations, cancellationToken)
+                : (null, null);
+            var migration = requested.Kind == OperationKind.Migrate ? await MigrationTargetAsync(e, requested.OperationId, operations, cancellationToken) : null;
             var wireDisk = pendingDisk is null ? null : await DiskAsync(pendingDisk, operations, cancellationToken);
             var message = new RunDomainOperation(
                 requested.OperationId, requested.CommandId, correlationId, requested.HostId,
@@ -75,7 +82,8 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
                 Disks: disks,
                 Disk: wireDisk,
                 Snapshot: snapshot,
-                CloudInit: vm.CloudInit is { } ci ? new CloudInitSeed(ci.UserData, ci.MetaData, ci.NetworkConfig) : null);
+                CloudInit: vm.CloudInit is { } ci ? new CloudInitSeed(ci.UserData, ci.MetaData, ci.NetworkConfig) : null,
+                Migration: migration);
             await SendAsync(message.HostId, message.OperationId, message.CorrelationId, message, cancellationToken);
             logger.LogInformation("Dispatched {Kind} operation {OperationId} for VM {VmId} to host {HostId}",
                 requested.Kind, requested.OperationId, requested.VmId, requested.HostId);
@@ -153,6 +161,44 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
         }
 
         return (null, null);
+    }
+
+    /// <summary>Where a live migration goes: the target host's libvirt as other hosts reach it, from the request in the VM's stream.</summary>
+    private static async Task<MigrationTarget?> MigrationTargetAsync(IEvent e, Guid operationId, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        var history = await operations.Events.FetchStreamAsync(e.StreamId, version: e.Version + 2, token: cancellationToken);
+        var request = history.Select(x => x.Data).OfType<VmMigrationRequested>().LastOrDefault(r => r.MigrationId == operationId);
+        var target = request is null ? null : await operations.LoadAsync<HostView>(request.ToHostId, cancellationToken);
+        return target is null ? null : new MigrationTarget(target.Id, target.PeerLibvirtUri ?? target.LibvirtUri, target.MigrateAddress);
+    }
+
+    /// <summary>
+    /// After a move the old host must not keep the VM's domain: a cold move or an HA restart releases it there (an HA
+    /// restart's message waits in the fenced host's queue for its return). A cancel goes to the host running the migration.
+    /// </summary>
+    private async Task DispatchMoveAsync(IEvent e, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        var correlationId = Guid.TryParse(e.CorrelationId, out var parsed) ? parsed : e.Id;
+        switch (e.Data)
+        {
+            case VmMigrated migrated:
+                await SendAsync(migrated.FromHostId, e.Id, correlationId,
+                    new ReleaseDomains(migrated.FromHostId, [migrated.VmId], $"VM moved to host {migrated.ToHostId}", migrated.MigratedAt), cancellationToken);
+                break;
+            case VmRelocated { MigrationId: null } relocated:
+                await SendAsync(relocated.FromHostId, e.Id, correlationId,
+                    new ReleaseDomains(relocated.FromHostId, [relocated.VmId], relocated.Reason, relocated.RelocatedAt), cancellationToken);
+                break;
+            case VmMigrationCancelRequested cancel:
+                var migration = await operations.LoadAsync<MigrationView>(cancel.MigrationId, cancellationToken);
+                if (migration is { Status: MigrationStatus.Running })
+                {
+                    await SendAsync(migration.FromHostId, e.Id, correlationId,
+                        new CancelDomainOperation(cancel.MigrationId, cancel.VmId, migration.FromHostId, correlationId, cancel.RequestedAt), cancellationToken);
+                }
+
+                break;
+        }
     }
 
     /// <summary>

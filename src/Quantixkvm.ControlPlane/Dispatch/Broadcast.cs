@@ -92,6 +92,11 @@ public sealed class ChangeHub
     public Broadcast<ReadModels.StoragePoolView> Pools { get; } = new();
     public Broadcast<ReadModels.VolumeView> Volumes { get; } = new();
     public Broadcast<ReadModels.StorageOperationView> StorageOperations { get; } = new();
+    public Broadcast<ReadModels.HostView> Hosts { get; } = new();
+    public Broadcast<ReadModels.ClusterView> Clusters { get; } = new();
+
+    /// <summary>Migrations as their events change them, and as their progress reports arrive (with the latest progress).</summary>
+    public Broadcast<ReadModels.MigrationUpdate> Migrations { get; } = new();
 }
 
 public static class ObservableFilter

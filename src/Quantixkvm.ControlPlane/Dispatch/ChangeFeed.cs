@@ -4,6 +4,8 @@ using JasperFx.Events.Projections;
 using Marten;
 using Marten.Subscriptions;
 using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain.Clusters;
+using Quantixkvm.Domain.Hosts;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 
@@ -21,6 +23,7 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
         EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
     {
         await PublishStorageAsync(page, operations, cancellationToken);
+        await PublishFleetAsync(page, operations, cancellationToken);
         var vmEvents = page.Events.Where(e => e.Data is VmEvent).ToList();
         if (vmEvents.Count == 0 || (hub.Vms.SubscriberCount == 0 && hub.Operations.SubscriberCount == 0))
         {
@@ -104,6 +107,33 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
                 && await operations.LoadAsync<VolumeView>(volumeId, cancellationToken) is { } volume)
             {
                 hub.Volumes.Publish(volume);
+            }
+        }
+    }
+
+    /// <summary>Hosts, clusters and migrations, as they are once the batch is read (like storage).</summary>
+    private async Task PublishFleetAsync(EventRange page, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        if (hub.Hosts.SubscriberCount + hub.Clusters.SubscriberCount + hub.Migrations.SubscriberCount == 0)
+        {
+            return;
+        }
+
+        var seen = new HashSet<Guid>();
+        foreach (var e in page.Events.OrderBy(e => e.Sequence))
+        {
+            switch (e.Data)
+            {
+                case HostEvent when seen.Add(e.StreamId) && await operations.LoadAsync<HostView>(e.StreamId, cancellationToken) is { } host:
+                    hub.Hosts.Publish(host);
+                    break;
+                case ClusterEvent when seen.Add(e.StreamId) && await operations.LoadAsync<ClusterView>(e.StreamId, cancellationToken) is { } cluster:
+                    hub.Clusters.Publish(cluster);
+                    break;
+                case VmEvent when MigrationView.MigrationIdOf(e.Data) is { } migrationId && seen.Add(migrationId)
+                    && await operations.LoadAsync<MigrationView>(migrationId, cancellationToken) is { } migration:
+                    hub.Migrations.Publish(new MigrationUpdate(migration, await operations.LoadAsync<MigrationProgress>(migrationId, cancellationToken)));
+                    break;
             }
         }
     }

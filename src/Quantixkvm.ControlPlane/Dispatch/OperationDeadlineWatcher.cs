@@ -2,6 +2,7 @@ using Marten;
 using Microsoft.Extensions.Options;
 using Quantixkvm.ControlPlane.Commands;
 using Quantixkvm.ControlPlane.Configuration;
+using Quantixkvm.ControlPlane.Fleet;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
@@ -14,34 +15,23 @@ namespace Quantixkvm.ControlPlane.Dispatch;
 /// </summary>
 public sealed class OperationDeadlineWatcher(
     IServiceScopeFactory scopes, TimeProvider clock, IOptions<ControlPlaneOptions> options, ILogger<OperationDeadlineWatcher> logger)
-    : BackgroundService
+    : PeriodicWork(scopes, clock, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.DeadlineScanSeconds), clock);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await ScanAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Deadline scan failed; retrying at the next tick");
-            }
-        }
-    }
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.DeadlineScanSeconds);
 
-    internal async Task ScanAsync(CancellationToken cancellationToken)
+    protected override string What => "Deadline scan";
+
+    internal Task ScanAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
+
+    protected override async Task RunAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
-        var now = clock.GetUtcNow();
-        var vms = scope.ServiceProvider.GetRequiredService<VmCommands>();
+        var session = services.GetRequiredService<IQuerySession>();
+        var now = Clock.GetUtcNow();
+        var vms = services.GetRequiredService<VmCommands>();
         await TimeOutOverdueAsync<OperationView>(session, now, (operation, metadata) => vms.HandleAsync(
                 operation.VmId, (context, _) => new TimeOutOperation(context, operation.Id), metadata, expectedVersion: null, cancellationToken),
             operation => $"{operation.Kind} on VM {operation.VmId}", cancellationToken);
-        var storage = scope.ServiceProvider.GetRequiredService<StorageCommands>();
+        var storage = services.GetRequiredService<StorageCommands>();
         await TimeOutOverdueAsync<StorageOperationView>(session, now, (operation, metadata) => storage.OutcomeAsync(
                 operation, context => new TimeOutStorageOperation(context, operation.Id), metadata, cancellationToken),
             operation => $"{operation.Kind} on {operation.TargetId}", cancellationToken);

@@ -73,10 +73,14 @@ public static class EventStoreSetup
         store.Projections.Add(new VolumeViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new StorageOperationViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new TemplateViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new ClusterViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new MigrationViewProjection(), ProjectionLifecycle.Inline);
         store.Schema.For<VolumeView>().Index(x => x.PoolId);
         store.Schema.For<StorageOperationView>().Index(x => x.Status);
         store.Schema.For<OperationView>().Index(x => x.VmId).Index(x => x.Status);
         store.Schema.For<VmView>().Index(x => x.HostId);
         store.Schema.For<HostLiveness>();
+        store.Schema.For<MigrationProgress>();
+        store.Schema.For<MigrationView>().Index(x => x.VmId);
     }
 }

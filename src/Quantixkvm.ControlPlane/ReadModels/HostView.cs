@@ -4,7 +4,10 @@ using Quantixkvm.Domain.Hosts;
 
 namespace Quantixkvm.ControlPlane.ReadModels;
 
-/// <summary>A registered host: the facts its agent reported. Liveness comes from <see cref="HostLiveness"/>.</summary>
+/// <summary>
+/// A registered host: the facts its agent reported, its place in the fleet (cluster, labels, fencing) and the states
+/// liveness, fencing and maintenance moved it through. The last heartbeat itself is in <see cref="HostLiveness"/>.
+/// </summary>
 public sealed record HostView
 {
     public Guid Id { get; init; }
@@ -12,22 +15,84 @@ public sealed record HostView
     public int Cpus { get; init; }
     public long MemoryMiB { get; init; }
     public string CpuModel { get; init; } = "";
+    public IReadOnlyList<string> CpuFeatures { get; init; } = [];
     public string LibvirtUri { get; init; } = "";
+    public string? PeerLibvirtUri { get; init; }
+    public string? MigrateAddress { get; init; }
+    public bool LiveMigration { get; init; }
     public string AgentVersion { get; init; } = "";
     public DateTimeOffset RegisteredAt { get; init; }
+    public HostStatus Status { get; init; } = HostStatus.Online;
+    public MaintenanceState Maintenance { get; init; } = MaintenanceState.None;
+    public bool AllowColdMigration { get; init; }
+    public Guid? ClusterId { get; init; }
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    public HostFencing? Fencing { get; init; }
+    public DateTimeOffset? UnreachableSince { get; init; }
+    public Guid? FencingId { get; init; }
+    public DateTimeOffset? FencedAt { get; init; }
+    public string? FencedBy { get; init; }
+    public string? FenceEvidence { get; init; }
+
+    /// <summary>The last fencer failure of the current or last round: which fencer, and why.</summary>
+    public string? LastFenceFailure { get; init; }
+
+    /// <summary>When the host last came back after being fenced: its older domains are leftovers to release.</summary>
+    public DateTimeOffset? RecoveredFromFencingAt { get; init; }
+
+    /// <summary>What the last evacuation could not move, and why (empty once maintenance is entered or exited).</summary>
+    public IReadOnlyList<StuckVm> StuckVms { get; init; } = [];
     public long Version { get; init; }
 
-    public static HostView? After(HostView? view, IEvent @event) => @event.Data switch
+    /// <summary>Whether new VMs may be placed here and VMs moved here.</summary>
+    public bool InService => Status == HostStatus.Online && Maintenance == MaintenanceState.None;
+
+    public string Describe() => Maintenance switch
     {
-        HostRegistered e => From(e.HostId, e.Facts) with { RegisteredAt = e.RegisteredAt, Version = @event.Version },
-        HostFactsChanged e when view is not null => From(e.HostId, e.Facts) with { RegisteredAt = view.RegisteredAt, Version = @event.Version },
-        _ => view,
+        MaintenanceState.Entering => "ENTERING_MAINTENANCE",
+        MaintenanceState.InMaintenance => "IN_MAINTENANCE",
+        _ when FencingId is not null => "FENCING",
+        _ => Status.ToString().ToUpperInvariant(),
     };
 
-    private static HostView From(Guid id, HostFacts facts) => new()
+    public static HostView? After(HostView? view, IEvent @event)
     {
-        Id = id, Name = facts.Name, Cpus = facts.Cpus, MemoryMiB = facts.MemoryMiB, CpuModel = facts.CpuModel,
-        LibvirtUri = facts.LibvirtUri, AgentVersion = facts.AgentVersion,
+        var updated = (@event.Data, view) switch
+        {
+            (HostRegistered e, _) => From(new HostView { Id = e.HostId, RegisteredAt = e.RegisteredAt }, e.Facts),
+            (_, null) => null,
+            (HostFactsChanged e, _) => From(view, e.Facts),
+            (HostLabelsChanged e, _) => view with { Labels = new Dictionary<string, string>(e.Labels) },
+            (HostClusterAssigned e, _) => view with { ClusterId = e.ClusterId },
+            (HostFencingConfigured e, _) => view with { Fencing = e.Fencing },
+            (HostUnreachable e, _) => view with { Status = HostStatus.Unreachable, UnreachableSince = e.DetectedAt },
+            (HostFencingStarted e, _) => view with { FencingId = e.FenceId, LastFenceFailure = null },
+            (HostFenceAttemptFailed e, _) => view with { LastFenceFailure = $"{e.Fencer}: {e.Reason}" },
+            (HostFencingFailed, _) => view with { FencingId = null },
+            (HostFenced e, _) => view with
+            {
+                Status = HostStatus.Fenced, FencingId = null, FencedAt = e.FencedAt, FencedBy = e.Fencer, FenceEvidence = e.Evidence,
+            },
+            (HostRecovered e, _) => view with
+            {
+                Status = HostStatus.Online, FencingId = null, UnreachableSince = null,
+                RecoveredFromFencingAt = e.WasFenced ? e.RecoveredAt : view.RecoveredFromFencingAt,
+            },
+            (HostMaintenanceRequested e, _) => view with { Maintenance = MaintenanceState.Entering, AllowColdMigration = e.AllowColdMigration, StuckVms = [] },
+            (HostEvacuationIncomplete e, _) => view with { StuckVms = e.Stuck },
+            (HostMaintenanceEntered, _) => view with { Maintenance = MaintenanceState.InMaintenance, StuckVms = [] },
+            (HostMaintenanceExited, _) => view with { Maintenance = MaintenanceState.None, AllowColdMigration = false, StuckVms = [] },
+            (HostDecommissioned, _) => view with { Status = HostStatus.Decommissioned },
+            _ => view,
+        };
+        return updated is null ? null : updated with { Version = @event.Version };
+    }
+
+    private static HostView From(HostView view, HostFacts facts) => view with
+    {
+        Name = facts.Name, Cpus = facts.Cpus, MemoryMiB = facts.MemoryMiB, CpuModel = facts.CpuModel, CpuFeatures = facts.CpuFeatures ?? [],
+        LibvirtUri = facts.LibvirtUri, PeerLibvirtUri = facts.PeerLibvirtUri, MigrateAddress = facts.MigrateAddress,
+        LiveMigration = facts.LiveMigration, AgentVersion = facts.AgentVersion,
     };
 }
 

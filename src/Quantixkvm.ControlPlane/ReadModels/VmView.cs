@@ -29,6 +29,14 @@ public sealed record VmView
     /// <summary>Kept for the agent's seed disk; user-data may hold secrets, so the API shows only meta-data.</summary>
     public CloudInitConfig? CloudInit { get; init; }
 
+    public HaPriority HaPriority { get; init; } = HaPriority.Medium;
+
+    /// <summary>The move under way, if any (see <see cref="MigrationView"/>).</summary>
+    public Guid? MigrationId { get; init; }
+
+    /// <summary>Why HA could not restart the VM after its host was fenced; null once it moved.</summary>
+    public string? RecoveryBlockedReason { get; init; }
+
     /// <summary>The stream version: what a client passes back as <c>expectedVersion</c>.</summary>
     public long Version { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
@@ -71,6 +79,12 @@ public sealed record VmView
             (VmSnapshotTaken e, _) => view with { Snapshots = [.. view.Snapshots, e.Snapshot], CurrentSnapshot = e.Snapshot.Name },
             (VmSnapshotReverted e, _) => view with { CurrentSnapshot = e.Name },
             (VmSnapshotDeleted e, _) => WithoutSnapshot(view, e.Name),
+            (VmMigrationRequested e, _) => view with { MigrationId = e.MigrationId },
+            (VmRelocated e, _) => view with { HostId = e.ToHostId, RecoveryBlockedReason = null },
+            (VmMigrated e, _) => view with { HostId = e.ToHostId, MigrationId = null },
+            (VmMigrationFailed, _) => view with { MigrationId = null },
+            (VmHaPrioritySet e, _) => view with { HaPriority = e.Priority },
+            (VmRecoveryBlocked e, _) => view with { RecoveryBlockedReason = e.Reason },
             // A detach that failed leaves the disk attached.
             (VmOperationFailed or VmOperationTimedOut, _) => view with
             {

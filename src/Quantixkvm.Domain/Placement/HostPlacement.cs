@@ -1,11 +1,5 @@
 namespace Quantixkvm.Domain.Placement;
 
-/// <summary>A host as placement sees it: capacity, what is already allocated on it, and whether it is alive.</summary>
-public sealed record HostCandidate(
-    Guid HostId, string Name, bool Online, int Cpus, long MemoryMiB, int AllocatedVcpus, long AllocatedMemoryMiB);
-
-public sealed record PlacementRequest(int Vcpus, int MemoryMiB, Guid? RequestedHostId);
-
 /// <summary>Why one host was not chosen: the filter that rejected it, in words an operator can act on.</summary>
 public sealed record HostRejection(Guid HostId, string HostName, string Filter, string Reason);
 
@@ -43,6 +37,8 @@ public static class HostPlacement
         return new PlacementResult(best?.HostId, rejections);
     }
 
+    public static HostRejection? Check(PlacementRequest request, HostCandidate host, PlacementContext context) => Reject(request, host);
+
     private static long FreeMemory(HostCandidate host) => host.MemoryMiB - host.AllocatedMemoryMiB;
 
     private static HostRejection? Reject(PlacementRequest request, HostCandidate host)
@@ -52,7 +48,7 @@ public static class HostPlacement
             return new(host.HostId, host.Name, "requested-host", "not the requested host");
         }
 
-        if (!host.Online)
+        if (host.Availability != HostAvailability.Online)
         {
             return new(host.HostId, host.Name, "online", "the host's agent is not sending heartbeats");
         }

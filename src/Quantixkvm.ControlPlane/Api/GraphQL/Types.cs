@@ -2,6 +2,7 @@ using GraphQL;
 using GraphQL.Types;
 using Marten;
 using Quantixkvm.ControlPlane.ReadModels;
+using Quantixkvm.Domain.Hosts;
 using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.ControlPlane.Api.GraphQL;
