@@ -7,6 +7,9 @@ using Quantixkvm.ControlPlane.Commands;
 using Quantixkvm.ControlPlane.Configuration;
 using Quantixkvm.ControlPlane.Dispatch;
 using Quantixkvm.ControlPlane.EventStore;
+using Quantixkvm.ControlPlane.Fleet;
+using Quantixkvm.ControlPlane.Ha;
+using Quantixkvm.ControlPlane.Ha.Fencing;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Contracts;
 using Quantixkvm.GraphQLTransport;
@@ -31,6 +34,21 @@ builder.Services.AddScoped<StorageCommands>();
 builder.Services.AddScoped<VmProvisioning>();
 builder.Services.AddScoped<HostDirectory>();
 builder.Services.AddHostedService<OperationDeadlineWatcher>();
+builder.Services.AddScoped<FleetCommands>();
+builder.Services.AddScoped<VmMoves>();
+builder.Services.AddScoped<DrsRecommendations>();
+builder.Services.AddSingleton(rabbit);
+builder.Services.AddSingleton<HostQueues>();
+builder.Services.AddSingleton<HostFencers>();
+// Singletons as well as hosted services: the API runs a DRS evaluation on demand, and tests drive rounds directly.
+builder.Services.AddSingleton<LivenessWatcher>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<LivenessWatcher>());
+builder.Services.AddSingleton<HaCoordinator>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<HaCoordinator>());
+builder.Services.AddSingleton<MaintenanceCoordinator>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<MaintenanceCoordinator>());
+builder.Services.AddSingleton<DrsEvaluator>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<DrsEvaluator>());
 
 builder.Services.AddMassTransit(bus =>
 {
@@ -38,6 +56,7 @@ builder.Services.AddMassTransit(bus =>
     bus.AddConsumer<StorageOutcomeConsumer>();
     bus.AddConsumer<HostReportConsumer>();
     bus.AddConsumer<HeartbeatConsumer>();
+    bus.AddConsumer<MigrationProgressConsumer>();
     bus.UsingRabbitMq((context, rabbitmq) =>
     {
         rabbitmq.UseQuantixkvmBroker(rabbit);
@@ -66,6 +85,8 @@ builder.Services.AddMassTransit(bus =>
         rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHeartbeats, e =>
         {
             e.ConfigureConsumer<HeartbeatConsumer>(context);
+            // Progress is telemetry too: many, small, and never in the way of outcomes.
+            e.ConfigureConsumer<MigrationProgressConsumer>(context);
         });
     });
 });

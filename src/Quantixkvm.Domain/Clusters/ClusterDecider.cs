@@ -52,9 +52,14 @@ public sealed record ClusterSettings(
     }
 }
 
-/// <summary>A DRS proposal as recorded: move a VM from one host to another, and by how much that lowers the imbalance.</summary>
+/// <summary>
+/// A DRS proposal as recorded: move a VM from one host to another, and by how much that lowers the imbalance.
+/// <c>RequiresRestart</c>: the hosts cannot live-migrate, so applying it powers the VM off and starts it on the target;
+/// automatic DRS never applies those.
+/// </summary>
 public sealed record DrsRecommendation(
-    Guid RecommendationId, Guid VmId, string VmName, Guid FromHostId, Guid ToHostId, double ImbalanceBefore, double ImbalanceAfter, string Reason);
+    Guid RecommendationId, Guid VmId, string VmName, Guid FromHostId, Guid ToHostId, double ImbalanceBefore, double ImbalanceAfter, string Reason,
+    bool RequiresRestart = false);
 
 public abstract record ClusterCommand(CommandContext Context);
 
