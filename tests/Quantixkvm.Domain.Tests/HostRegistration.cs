@@ -56,6 +56,34 @@ public class HostRegistration
             .ThenNothingChanges(null);
     }
 
+    [Fact]
+    public void a_host_registering_again_with_the_same_cpu_features_in_a_new_list_changes_nothing()
+    {
+        var fleet = Facts with { CpuFeatures = ["avx2", "aes", "x2apic"], LiveMigration = true, MigrateAddress = "10.0.1.11" };
+
+        HostSpec.Given(new HostRegistered(Fixed.HostId, fleet, Fixed.Earlier))
+            .When(Register(fleet with { CpuFeatures = ["avx2", "aes", "x2apic"] }))
+            .ThenNothingChanges(null);
+    }
+
+    [Fact]
+    public void a_host_registering_again_with_other_cpu_features_records_the_change()
+    {
+        var before = Facts with { CpuFeatures = ["avx2", "aes"] };
+        var after = Facts with { CpuFeatures = ["avx2", "aes", "avx512f"] };
+
+        HostSpec.Given(new HostRegistered(Fixed.HostId, before, Fixed.Earlier))
+            .When(Register(after))
+            .ThenEvents(new HostFactsChanged(Fixed.HostId, after, Fixed.Now));
+    }
+
+    [Fact]
+    public void an_older_agent_without_cpu_features_and_one_reporting_none_are_the_same()
+    {
+        HostFacts.Same(Facts, Facts with { CpuFeatures = [] }).ShouldBeTrue();
+        HostFacts.Same(Facts with { CpuFeatures = ["aes"] }, Facts with { CpuFeatures = ["aes"], LiveMigration = true }).ShouldBeFalse();
+    }
+
     public static TheoryData<string, int, long, string> InvalidFacts => new()
     {
         { "", 32, 262_144, "name ''" },

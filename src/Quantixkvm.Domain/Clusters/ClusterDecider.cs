@@ -71,7 +71,7 @@ public sealed record AddAffinityRule(CommandContext Context, AffinityRule Rule) 
 
 public sealed record RemoveAffinityRule(CommandContext Context, Guid RuleId) : ClusterCommand(Context);
 
-/// <summary>A DRS evaluation's proposals: new ones are recorded, open ones it no longer makes are dismissed.</summary>
+/// <summary>A DRS evaluation's proposals: new ones are recorded, open ones it no longer makes are dismissed (nothing while DRS is off).</summary>
 public sealed record RecordDrsEvaluation(CommandContext Context, IReadOnlyList<DrsRecommendation> Proposals, double Imbalance) : ClusterCommand(Context);
 
 /// <summary>Marks a recommendation applied; the caller then starts the migration.</summary>
@@ -238,12 +238,18 @@ public static class ClusterDecider
 
     private static ClusterDecision DecideEvaluation(RecordDrsEvaluation command, ClusterState state)
     {
+        if (state.Settings.DrsMode == DrsMode.Off)
+        {
+            // An evaluation begun before DRS was turned off: what it proposes was withdrawn with it.
+            return ClusterDecision.Accept(null);
+        }
+
         var now = command.Context.Now;
-        var proposed = command.Proposals.ToDictionary(p => (p.VmId, p.FromHostId, p.ToHostId));
+        var proposed = command.Proposals.Select(p => (p.VmId, p.FromHostId, p.ToHostId)).ToHashSet();
         var events = new List<ClusterEvent>();
         foreach (var open in state.OpenRecommendations.Values.OrderBy(r => r.RecommendationId))
         {
-            if (!proposed.ContainsKey((open.VmId, open.FromHostId, open.ToHostId)))
+            if (!proposed.Contains((open.VmId, open.FromHostId, open.ToHostId)))
             {
                 events.Add(new DrsRecommendationDismissed(state.ClusterId, open.RecommendationId, "no longer recommended by the latest evaluation", "system:drs", now));
             }
@@ -252,6 +258,7 @@ public static class ClusterDecider
         var openMoves = state.OpenRecommendations.Values.Select(r => (r.VmId, r.FromHostId, r.ToHostId)).ToHashSet();
         events.AddRange(command.Proposals
             .Where(p => !openMoves.Contains((p.VmId, p.FromHostId, p.ToHostId)))
+            .DistinctBy(p => (p.VmId, p.FromHostId, p.ToHostId))
             .Select(p => new DrsRecommended(state.ClusterId, p, now)));
         return new ClusterDecision.Accepted(events, null);
     }

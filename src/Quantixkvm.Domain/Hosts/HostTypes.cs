@@ -210,6 +210,8 @@ public sealed record HostState(Guid HostId, HostFacts? Facts)
 
     public string Describe() => Maintenance switch
     {
+        // Decommissioning needs maintenance (or fencing) first: the end state is named, not the way there.
+        _ when Status == HostStatus.Decommissioned => "DECOMMISSIONED",
         MaintenanceState.Entering => "ENTERING_MAINTENANCE",
         MaintenanceState.InMaintenance => "IN_MAINTENANCE",
         _ when CurrentFenceId is not null => "FENCING",

@@ -104,8 +104,10 @@ public static partial class VmDecider
             events.AddRange(MigrationFailed(state, "the VM's host was fenced", now));
         }
 
-        // A VM that should run comes back running; one that was stopped is only defined on its new host.
-        var desired = state.DesiredPowerState == PowerState.Stopped ? PowerState.Stopped : PowerState.Running;
+        // A VM that should run comes back running; one that was stopped is only defined on its new host. One powered off for a
+        // cold move with restart was meant to run on (its power-off step asks for STOPPED only on the way).
+        var restarting = state.PendingMigration is { Mode: MigrationMode.Cold, RestartOnTarget: true };
+        var desired = state.DesiredPowerState == PowerState.Stopped && !restarting ? PowerState.Stopped : PowerState.Running;
         events.Add(new VmRelocated(state.VmId, command.FromHostId, command.TargetHostId, command.Reason, null, now));
         events.Add(Request(state, command.Context, operationId, OperationKind.Recover, false, desired, command.TargetHostId, command.Timeouts));
         return new VmDecision.Accepted(events, operationId);

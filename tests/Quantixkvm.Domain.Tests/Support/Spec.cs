@@ -1,3 +1,4 @@
+using Quantixkvm.Domain.Clusters;
 using Quantixkvm.Domain.Hosts;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Templates;
@@ -17,6 +18,13 @@ internal static class HostSpec
 {
     public static Scenario<HostState, HostEvent, HostCommand> Given(params HostEvent[] history) =>
         new(history.Aggregate(HostState.Initial, HostDecider.Evolve), HostDecider.Decide, HostDecider.Evolve);
+}
+
+/// <summary>The same for the cluster decider.</summary>
+internal static class ClusterSpec
+{
+    public static Scenario<ClusterState, ClusterEvent, ClusterCommand> Given(params ClusterEvent[] history) =>
+        new(history.Aggregate(ClusterState.Initial, ClusterDecider.Evolve), ClusterDecider.Decide, ClusterDecider.Evolve);
 }
 
 /// <summary>The same for the storage pool decider.</summary>
