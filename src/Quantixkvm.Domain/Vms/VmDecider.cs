@@ -87,7 +87,12 @@ public static partial class VmDecider
         VmMigrationRequested e => state with { PendingMigration = e },
         VmRelocated e => state with { HostId = e.ToHostId, RecoveryBlockedReason = null },
         VmMigrated e => state with { HostId = e.ToHostId, PendingMigration = null },
-        VmMigrationFailed => state with { PendingMigration = null },
+        // A cold move with restart powers the VM off first: if the move fails, the VM should run again, not stay asked to stop.
+        VmMigrationFailed => state with
+        {
+            PendingMigration = null,
+            DesiredPowerState = state.PendingMigration is { Mode: MigrationMode.Cold, RestartOnTarget: true } ? PowerState.Running : state.DesiredPowerState,
+        },
         VmHaPrioritySet e => state with { HaPriority = e.Priority },
         VmRecoveryBlocked e => state with { RecoveryBlockedReason = e.Reason },
         VmDiskDriftObserved e => state with { DiskDrift = e.Missing.Count + e.Unexpected.Count == 0 ? null : e },
