@@ -39,7 +39,7 @@ builder.Services.AddScoped<VmMoves>();
 builder.Services.AddScoped<DrsRecommendations>();
 builder.Services.AddSingleton(rabbit);
 builder.Services.AddSingleton<HostQueues>();
-builder.Services.AddSingleton<HostFencers>();
+builder.Services.AddHostFencing(builder.Configuration);
 // Singletons as well as hosted services: the API runs a DRS evaluation on demand, and tests drive rounds directly.
 builder.Services.AddSingleton<LivenessWatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<LivenessWatcher>());
@@ -57,6 +57,7 @@ builder.Services.AddMassTransit(bus =>
     bus.AddConsumer<HostReportConsumer>();
     bus.AddConsumer<HeartbeatConsumer>();
     bus.AddConsumer<MigrationProgressConsumer>();
+    bus.AddConsumer<HostFencedBySelfConsumer>();
     bus.UsingRabbitMq((context, rabbitmq) =>
     {
         rabbitmq.UseQuantixkvmBroker(rabbit);
@@ -88,6 +89,10 @@ builder.Services.AddMassTransit(bus =>
             // Progress is telemetry too: many, small, and never in the way of outcomes.
             e.ConfigureConsumer<MigrationProgressConsumer>(context);
         });
+        // The fencing waiters are in memory: every control plane process gets its own copy of each reply
+        // (an auto-delete queue), never a competing-consumer share of it.
+        rabbitmq.ReceiveEndpoint(new TemporaryEndpointDefinition("qkvm-controlplane-fencing"), DefaultEndpointNameFormatter.Instance,
+            e => e.ConfigureConsumer<HostFencedBySelfConsumer>(context));
     });
 });
 
