@@ -46,6 +46,7 @@ public sealed class QueryType : ObjectGraphType
             .Argument<NonNullGraphType<IdGraphType>>("id")
             .ResolveAsync(async c => await Session(c).LoadAsync<OperationView>(RequestContext.ParseId(c.GetArgument<string>("id"), "id"), c.CancellationToken));
         StorageFields.AddQueries(this);
+        FleetFields.AddQueries(this);
     }
 
     private static IQuerySession Session(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<IQuerySession>();
@@ -59,7 +60,7 @@ public sealed class MutationType : ObjectGraphType
     {
         Name = "Mutation";
         Field<NonNullGraphType<OperationPayloadType>>("createVm")
-            .Description("Defines a VM on the requested host, or the online host with the most free memory; starts it if asked.")
+            .Description("Defines a VM on the requested host, or where placement puts it (every host's reason when none fits); starts it if asked.")
             .Argument<NonNullGraphType<CreateVmInputType>>("input")
             .ResolveAsync(async c =>
             {
@@ -67,7 +68,9 @@ public sealed class MutationType : ObjectGraphType
                 var hostId = input.HostId is null ? (Guid?)null : RequestContext.ParseId(input.HostId, "hostId");
                 var metadata = RequestContext.Metadata(c, input.CommandId);
                 var cloudInit = input.CloudInit is { } ci ? VmProvisioning.CloudInit(VmDecider.VmIdForCreate(metadata.CommandId), input.Name, ci) : null;
-                var request = new CreateVmRequest(input.Name, input.Vcpus, input.MemoryMiB, hostId, input.Start ?? false, input.Disks, cloudInit);
+                var clusterId = input.ClusterId is null ? (Guid?)null : RequestContext.ParseId(input.ClusterId, "clusterId");
+                var request = new CreateVmRequest(input.Name, input.Vcpus, input.MemoryMiB, hostId, input.Start ?? false, input.Disks, cloudInit,
+                    clusterId, input.RequiredLabels?.ToDictionary(l => l.Key, l => l.Value), input.HaPriority);
                 return await Run(c, () => Vms(c).CreateAsync(request, metadata, c.CancellationToken));
             });
         Field<NonNullGraphType<OperationPayloadType>>("createVmFromTemplate")
@@ -113,6 +116,7 @@ public sealed class MutationType : ObjectGraphType
             (ctx, t, _, c) => new DeleteSnapshot(ctx, t, c.GetArgument<string>("name")),
             extra: f => f.Argument<NonNullGraphType<StringGraphType>>("name"));
         StorageFields.AddMutations(this);
+        FleetFields.AddMutations(this);
     }
 
     private void Lifecycle(string name, string description, Func<CommandContext, OperationTimeouts, bool, VmCommand> build, bool withForce = false) =>
@@ -151,8 +155,13 @@ public sealed class MutationType : ObjectGraphType
 
     private static VmCommands Vms(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<VmCommands>();
 
-    /// <summary>Runs a command and answers with the operation it started (or, for a repeat, the one it had started).</summary>
-    private static async Task<OperationPayload> Run(IResolveFieldContext c, Func<Task<CommandResult>> command)
+    private static Task<OperationPayload> Run(IResolveFieldContext c, Func<Task<CommandResult>> command) => OperationPayloads.RunAsync(c, command);
+}
+
+/// <summary>Mutations that start a VM operation answer with it (or, for a repeat, the one it had started) and the VM.</summary>
+internal static class OperationPayloads
+{
+    public static async Task<OperationPayload> RunAsync(IResolveFieldContext c, Func<Task<CommandResult>> command)
     {
         CommandResult result;
         try
@@ -205,5 +214,6 @@ public sealed class SubscriptionType : ObjectGraphType
                 return new OperationUpdates<OperationView>(services.GetRequiredService<ChangeHub>().Operations, store, id);
             });
         StorageFields.AddSubscriptions(this);
+        FleetFields.AddSubscriptions(this);
     }
 }

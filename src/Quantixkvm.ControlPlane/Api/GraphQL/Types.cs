@@ -24,7 +24,8 @@ public sealed class HostStateType : EnumerationGraphType<HostStatus>
     public HostStateType()
     {
         Name = "HostState";
-        Description = "ONLINE while the host's agent sends heartbeats; UNREACHABLE once they stop.";
+        Description = "ONLINE while the host's agent sends heartbeats; UNREACHABLE once they stop for the detection time; FENCED once HA proved its VMs off "
+            + "(until its heartbeats return); DECOMMISSIONED when retired.";
     }
 }
 
@@ -61,6 +62,12 @@ public sealed class VmType : ObjectGraphType<VmView>
         Field<CloudInitInfoType>("cloudInit").Resolve(c => c.Source.CloudInit);
         Field<VmDiskDriftType>("diskDrift").Description("Set while the host's domain holds other disks than the VM's record; null when they agree.")
             .Resolve(c => c.Source.DiskDrift);
+        Field<NonNullGraphType<HaPriorityType>>("haPriority").Resolve(c => c.Source.HaPriority);
+        Field<MigrationType>("migration").Description("The move under way, if any.").ResolveAsync(async c => c.Source.MigrationId is { } id
+            ? await MigrationType.LoadAsync(c.RequestServices!.GetRequiredService<IQuerySession>(), id, c.CancellationToken)
+            : null);
+        Field<StringGraphType>("recoveryBlockedReason").Description("Why HA could not restart the VM after its host was fenced; null otherwise.")
+            .Resolve(c => c.Source.RecoveryBlockedReason);
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<HistoryEntryType>>>>("history")
             .Description("The VM's own events, oldest first: the audit trail of who asked for what, and what the host reported.")
             .ResolveAsync(async c => (await c.RequestServices!.GetRequiredService<IQuerySession>().Events
@@ -83,12 +90,51 @@ public sealed class HostType : ObjectGraphType<HostSnapshot>
         Field<NonNullGraphType<IdGraphType>>("id").Resolve(c => c.Source.Host.Id);
         Field<NonNullGraphType<StringGraphType>>("name").Resolve(c => c.Source.Host.Name);
         Field<NonNullGraphType<HostStateType>>("state").Resolve(c => c.Source.Status);
+        Field<NonNullGraphType<MaintenanceStateType>>("maintenance").Resolve(c => c.Source.Host.Maintenance);
+        Field<NonNullGraphType<StringGraphType>>("status").Description("One word for the host: its state, FENCING, or its maintenance state.")
+            .Resolve(c => c.Source.Status == HostStatus.Online ? c.Source.Host.Describe() : c.Source.Status.ToString().ToUpperInvariant());
+        Field<ClusterType>("cluster").ResolveAsync(async c => c.Source.Host.ClusterId is { } id
+            ? await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<ClusterView>(id, c.CancellationToken)
+            : null);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<LabelType>>>>("labels")
+            .Resolve(c => c.Source.Host.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => new Label(l.Key, l.Value)).ToList());
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<StringGraphType>>>>("cpuFeatures").Resolve(c => c.Source.Host.CpuFeatures);
+        Field<NonNullGraphType<BooleanGraphType>>("liveMigration").Description("Whether its hypervisor can send and receive live migrations.")
+            .Resolve(c => c.Source.Host.LiveMigration);
+        Field<NonNullGraphType<HostAllocationType>>("allocation").ResolveAsync(async c =>
+        {
+            var session = c.RequestServices!.GetRequiredService<IQuerySession>();
+            var vms = await session.Query<VmView>().Where(v => v.HostId == c.Source.Host.Id && v.DeletedAt == null).ToListAsync(c.CancellationToken);
+            var candidate = HostDirectory.Candidate(c.Source, vms);
+            var running = vms.Where(v => v.PowerState is PowerState.Running or PowerState.Paused).ToList();
+            var load = Domain.Drs.DrsPolicy.LoadOf(candidate with
+            {
+                AllocatedVcpus = running.Sum(v => v.Vcpus), AllocatedMemoryMiB = running.Sum(v => (long)v.MemoryMiB),
+            });
+            return new HostAllocation(candidate.AllocatedVcpus, candidate.AllocatedMemoryMiB, candidate.VcpuCapacity, candidate.MemoryCapacityMiB, load);
+        });
+        Field<HostFencingType>("fencing").Description("Null: the default (agent, then storage-lease).").Resolve(c => c.Source.Host.Fencing);
+        Field<DateTimeOffsetGraphType>("unreachableSince").Resolve(c => c.Source.Host.UnreachableSince);
+        Field<DateTimeOffsetGraphType>("fencedAt").Resolve(c => c.Source.Host.FencedAt);
+        Field<StringGraphType>("fencedBy").Resolve(c => c.Source.Host.FencedBy);
+        Field<StringGraphType>("fenceEvidence").Resolve(c => c.Source.Host.FenceEvidence);
+        Field<StringGraphType>("lastFenceFailure").Resolve(c => c.Source.Host.LastFenceFailure);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<StuckVmType>>>>("stuckVms")
+            .Description("VMs the last evacuation could not move, with the reason.").Resolve(c => c.Source.Host.StuckVms);
+        Field<NonNullGraphType<IntGraphType>>("version").Resolve(c => (int)c.Source.Host.Version);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<HistoryEntryType>>>>("history")
+            .Description("The host's own events, oldest first: registration, states, fencing, maintenance.")
+            .ResolveAsync(async c => (await c.RequestServices!.GetRequiredService<IQuerySession>().Events
+                    .FetchStreamAsync(c.Source.Host.Id, token: c.CancellationToken))
+                .Select(HistoryEntry.From)
+                .ToList());
         Field<NonNullGraphType<IntGraphType>>("cpus").Resolve(c => c.Source.Host.Cpus);
         Field<NonNullGraphType<IntGraphType>>("memoryMiB").Resolve(c => (int)Math.Min(int.MaxValue, c.Source.Host.MemoryMiB));
         Field<NonNullGraphType<StringGraphType>>("cpuModel").Resolve(c => c.Source.Host.CpuModel);
         Field<NonNullGraphType<StringGraphType>>("libvirtUri").Resolve(c => c.Source.Host.LibvirtUri);
         Field<NonNullGraphType<StringGraphType>>("agentVersion").Resolve(c => c.Source.Host.AgentVersion);
-        Field<DateTimeOffsetGraphType>("lastHeartbeatAt").Resolve(c => c.Source.LastHeartbeatAt);
+        Field<DateTimeOffsetGraphType>("lastHeartbeatAt").ResolveAsync(async c => c.Source.LastHeartbeatAt
+            ?? (await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<HostLiveness>(c.Source.Host.Id, c.CancellationToken))?.LastHeartbeatAt);
         Field<NonNullGraphType<DateTimeOffsetGraphType>>("registeredAt").Resolve(c => c.Source.Host.RegisteredAt);
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmType>>>>("vms").ResolveAsync(async c =>
             await c.RequestServices!.GetRequiredService<IQuerySession>().Query<VmView>()
@@ -152,7 +198,7 @@ public sealed class OperationPayloadType : ObjectGraphType<OperationPayload>
 
 public sealed record CreateVmInput(
     string Name, int Vcpus, int MemoryMiB, string? HostId, bool? Start, string? CommandId, IReadOnlyList<DiskRequest>? Disks,
-    Commands.CloudInitRequest? CloudInit);
+    Commands.CloudInitRequest? CloudInit, string? ClusterId = null, IReadOnlyList<Label>? RequiredLabels = null, HaPriority? HaPriority = null);
 
 public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
 {
@@ -162,7 +208,10 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         Field<NonNullGraphType<StringGraphType>>("name").Description("1–64 characters, no control characters.");
         Field<NonNullGraphType<IntGraphType>>("vcpus");
         Field<NonNullGraphType<IntGraphType>>("memoryMiB");
-        Field<IdGraphType>("hostId").Description("Place on this host; otherwise the online host with the most free memory.");
+        Field<IdGraphType>("hostId").Description("Place on this host; otherwise placement chooses (see the placement query).");
+        Field<IdGraphType>("clusterId").Description("Place within this cluster (its overcommit, strategy and affinity rules apply).");
+        Field<ListGraphType<NonNullGraphType<LabelInputType>>>("requiredLabels").Description("Only hosts carrying every one of these labels.");
+        Field<HaPriorityType>("haPriority").Description("HA restart priority (default MEDIUM).");
         Field<BooleanGraphType>("start").Description("Start the VM once it is defined (default false).");
         Field<IdGraphType>("commandId").Description("Idempotency key: repeating it returns the same operation.");
         Field<ListGraphType<NonNullGraphType<DiskInputType>>>("disks").Description("Volumes for the VM, in order; they get vda, vdb, … (sda, … on SATA/SCSI).");
@@ -177,7 +226,10 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         value.TryGetValue("start", out var start) ? (bool?)start : null,
         value.TryGetValue("commandId", out var command) ? command?.ToString() : null,
         value.TryGetValue("disks", out var disks) && disks is IEnumerable<object?> list ? list.OfType<DiskRequest>().ToList() : null,
-        value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null);
+        value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null,
+        value.Value("clusterId")?.ToString(),
+        value.Value("requiredLabels") is IEnumerable<object?> labels ? labels.OfType<Label>().ToList() : null,
+        value.Value("haPriority") as HaPriority?);
 }
 
 public sealed record CreateVmFromTemplateInput(Commands.CreateVmFromTemplateRequest Request, string? CommandId);
