@@ -49,7 +49,7 @@ public sealed class HeartbeatTests(HeartbeatTests.ShortHeartbeatTimeout fixture)
         code.ShouldBe("NO_HOST_AVAILABLE");
         var rejections = error["extensions"]!["rejections"]!.AsArray();
         var rejection = rejections.Single(r => r!["hostId"]!.GetValue<string>() == agent.HostId.ToString())!;
-        rejection["filter"]!.GetValue<string>().ShouldBe("online");
+        rejection["filter"]!.GetValue<string>().ShouldBe("availability");
         rejection["hostName"]!.GetValue<string>().ShouldBe(agent.Name);
         rejection["reason"]!.GetValue<string>().ShouldContain("heartbeat");
         error["message"]!.GetValue<string>().ShouldContain(agent.Name);
