@@ -1,3 +1,4 @@
+using Quantixkvm.Contracts;
 using Quantixkvm.Domain.Hosts;
 
 namespace Quantixkvm.Agent;
@@ -41,6 +42,51 @@ public sealed class AgentOptions
     /// It must have room for the largest image imported into Ceph.
     /// </summary>
     public string WorkDirectory { get; set; } = "/var/lib/quantixkvm/work";
+
+    /// <summary>
+    /// The address other hosts' QEMU sends a live migration's stream to when a VM moves here (this host's address on the
+    /// migration network); registered with the control plane, which puts it in the source's migrate command. Null, the
+    /// default: libvirt's choice (the target's hostname as libvirt resolves it).
+    /// </summary>
+    public string? MigrateAddress { get; set; }
+
+    /// <summary>
+    /// How another host's libvirt reaches this host's libvirt for a live migration (e.g. <c>qemu+tls://host-1/system</c>):
+    /// registered with the control plane, which gives it to the source of a migration to here. Null, the default: <see cref="LibvirtUri"/>.
+    /// </summary>
+    public string? PeerLibvirtUri { get; set; }
+
+    /// <summary>
+    /// Migrate with libvirt's UNSAFE flag: for local-file disks on a path every host sees that libvirt cannot tell is shared
+    /// (e.g. two daemons on one machine). Off by default: on NFS/CephFS with cache=none, or with RBD disks, libvirt knows
+    /// migration is safe; elsewhere it refuses (LIBVIRT_MIGRATE_UNSAFE) rather than risk the disk.
+    /// </summary>
+    public bool AllowUnsafeMigration { get; set; }
+
+    /// <summary>
+    /// The shared lease folder; the storage-lease fencing is off while it is null (the default). When set, the agent writes
+    /// its <see cref="HostLease"/> (<c>{hostId:N}.lease</c>) there every <see cref="LeaseRenewSeconds"/>, and when it has not
+    /// managed to for <see cref="SelfFenceSeconds"/> it powers off every Quantixkvm VM on this host (self-fencing), because the
+    /// control plane may then restart them elsewhere. The folder must be on storage that every host and the control plane
+    /// share (NFS, CephFS): a lease on local disk proves nothing to anyone else.
+    /// <para>
+    /// This only covers an agent that is alive but cut off from the storage. A host whose agent dies, hangs or is killed
+    /// stops renewing too, and then nothing powers its VMs off: the control plane would restart them elsewhere while they
+    /// still run here, writing to the same disks. A production host therefore also needs a hardware or kernel watchdog
+    /// (e.g. <c>/dev/watchdog</c> fed by the agent, or sanlock/wdmd) that resets the host when the agent stops feeding it
+    /// within the self-fence time. Do not rely on the lease alone.
+    /// </para>
+    /// </summary>
+    public string? LeaseDirectory { get; set; }
+
+    /// <summary>How often the lease is rewritten (default 1 s).</summary>
+    public double LeaseRenewSeconds { get; set; } = 1;
+
+    /// <summary>
+    /// How long the agent may fail to renew its lease before it powers its VMs off (default 10 s); written into the lease, so
+    /// the control plane knows how long a still counter must stand before the host's VMs are surely off.
+    /// </summary>
+    public double SelfFenceSeconds { get; set; } = 10;
 
     /// <summary>How this host authenticates to Ceph for RBD pools; the key never comes over the wire.</summary>
     public CephOptions Ceph { get; set; } = new();

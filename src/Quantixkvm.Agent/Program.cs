@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Quantixkvm.Agent;
 using Quantixkvm.Agent.Consumers;
+using Quantixkvm.Agent.Fencing;
 using Quantixkvm.Agent.Hypervisor;
 using Quantixkvm.Agent.Reporting;
 using Quantixkvm.Agent.Storage;
@@ -21,7 +22,9 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(services => new HypervisorConnection(options.LibvirtUri, services.GetService<ILogger<HypervisorConnection>>()));
 builder.Services.AddSingleton<StoragePools>();
 builder.Services.AddSingleton<CloudInitSeeds>();
+builder.Services.AddSingleton<MigrationJobs>();
 builder.Services.AddSingleton<DomainOperations>();
+builder.Services.AddSingleton<HostDomains>();
 builder.Services.AddSingleton<OutcomeCache<DomainOutcome>>();
 // Imports stream for as long as their operation's deadline allows: no client-wide timeout.
 builder.Services.AddSingleton(services => new VolumeImporter(
@@ -38,6 +41,9 @@ builder.Services.AddMassTransit(bus =>
 {
     bus.AddConsumer<RunDomainOperationConsumer>();
     bus.AddConsumer<RunStorageOperationConsumer>();
+    bus.AddConsumer<CancelDomainOperationConsumer>();
+    bus.AddConsumer<ReleaseDomainsConsumer>();
+    bus.AddConsumer<FenceHostConsumer>();
     bus.UsingRabbitMq((context, rabbitmq) =>
     {
         rabbitmq.UseQuantixkvmBroker(rabbit);
@@ -51,9 +57,18 @@ builder.Services.AddMassTransit(bus =>
             e.ConcurrentMessageLimit = 8;
             e.ConfigureConsumer<RunDomainOperationConsumer>(context);
             e.ConfigureConsumer<RunStorageOperationConsumer>(context);
+            // A cancel must reach a running migration: it is consumed beside it (ConcurrentMessageLimit above 1).
+            e.ConfigureConsumer<CancelDomainOperationConsumer>(context);
+            e.ConfigureConsumer<ReleaseDomainsConsumer>(context);
+            e.ConfigureConsumer<FenceHostConsumer>(context);
         });
     });
 });
 builder.Services.AddHostedService<HostReporter>();
+if (!string.IsNullOrWhiteSpace(options.LeaseDirectory))
+{
+    // Storage-lease fencing: only with a lease folder every host and the control plane share (see AgentOptions.LeaseDirectory).
+    builder.Services.AddHostedService<LeaseKeeper>();
+}
 
 builder.Build().Run();

@@ -105,6 +105,25 @@ public sealed unsafe class LibvirtConnection : IDisposable
     }
 
     /// <summary>
+    /// The name of the hypervisor driver behind the connection (<c>virConnectGetType</c>), e.g. <c>QEMU</c>, or
+    /// <c>TEST</c> for libvirt's test driver; through a daemon it is the daemon's driver.
+    /// </summary>
+    public string GetDriverType()
+    {
+        ThrowIfDisposed();
+        byte* type = NativeMethods.virConnectGetType(handle);
+        if (type == null)
+        {
+            throw LibvirtRuntime.TakeLastError("virConnectGetType");
+        }
+
+        return NativeMethods.CopyString(type)!;
+    }
+
+    /// <summary>Whether the driver can migrate a running domain to another host: every driver but libvirt's test driver (<c>TEST</c>).</summary>
+    public bool CanMigrateLive() => !string.Equals(GetDriverType(), "TEST", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// Defines (or redefines, when the name and UUID match an existing one) a persistent domain
     /// from its XML description (<c>virDomainDefineXML</c>). The domain is not started.
     /// </summary>
@@ -212,6 +231,16 @@ public sealed unsafe class LibvirtConnection : IDisposable
             "virSecretLookupByUUIDString",
             LibvirtErrorCode.NoSecret);
         return secret is null ? null : LibvirtSecret.Adopt(secret);
+    }
+
+    /// <summary>The connection's handle, for calls that take two connections (a migration's target).</summary>
+    internal ConnectionHandle Handle
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return handle;
+        }
     }
 
     /// <summary>Closes the connection (<c>virConnectClose</c>).</summary>

@@ -19,6 +19,12 @@ public sealed unsafe class LibvirtDomain : IDisposable
         UndefineManagedSave | UndefineSnapshotsMetadata,
     ];
 
+    private const uint MigrateLiveFlag = 1 << 0;           // VIR_MIGRATE_LIVE
+    private const uint MigratePersistDest = 1 << 3;     // VIR_MIGRATE_PERSIST_DEST
+    private const uint MigrateUndefineSource = 1 << 4;  // VIR_MIGRATE_UNDEFINE_SOURCE
+    private const uint MigrateUnsafe = 1 << 9;          // VIR_MIGRATE_UNSAFE
+    private const uint MigrateAbortOnError = 1 << 12;   // VIR_MIGRATE_ABORT_ON_ERROR
+
     private const uint AffectLive = 1 << 0;   // VIR_DOMAIN_AFFECT_LIVE
     private const uint AffectConfig = 1 << 1; // VIR_DOMAIN_AFFECT_CONFIG
 
@@ -204,6 +210,79 @@ public sealed unsafe class LibvirtDomain : IDisposable
             NativeMethods.virDomainRevertToSnapshot(snapshot.Handle, (uint)flags), "virDomainRevertToSnapshot");
     }
 
+    /// <summary>
+    /// Moves the running domain live to <paramref name="target"/>'s host (<c>virDomainMigrate3</c>, managed: this process
+    /// talks to both daemons). Blocks until the migration ends; another thread may meanwhile read its progress
+    /// (<see cref="GetJobInfo"/>) or abort it (<see cref="AbortJob"/>). On success the domain runs on the target, persistent
+    /// there, and its definition here is gone; the returned domain is the target's (the caller disposes it). On failure
+    /// (an aborted job included) libvirt's error is thrown and the domain keeps running here.
+    /// </summary>
+    public LibvirtDomain MigrateLive(LibvirtConnection target, MigrationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfDisposed();
+        using var parameters = new TypedParameters();
+        if (options.MigrateUri is { } uri)
+        {
+            parameters.AddString("migrate_uri", uri);             // VIR_MIGRATE_PARAM_URI
+        }
+
+        if (options.ListenAddress is { } listen)
+        {
+            parameters.AddString("listen_address", listen);       // VIR_MIGRATE_PARAM_LISTEN_ADDRESS
+        }
+
+        if (options.BandwidthMiBs is { } bandwidth)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bandwidth, nameof(options));
+            parameters.AddULongLong("bandwidth", (ulong)bandwidth); // VIR_MIGRATE_PARAM_BANDWIDTH
+        }
+
+        uint flags = MigrateLiveFlag | MigratePersistDest | MigrateUndefineSource | MigrateAbortOnError | (options.Unsafe ? MigrateUnsafe : 0);
+        DomainHandle migrated = parameters.With((array, count) =>
+            NativeMethods.virDomainMigrate3(handle, target.Handle, (VirTypedParameter*)array, count, flags));
+        return Adopt(LibvirtRuntime.Check(migrated, "virDomainMigrate3"));
+    }
+
+    /// <summary>
+    /// The domain's current job and its progress (<c>virDomainGetJobInfo</c>); <see cref="DomainJobType.None"/> when none runs.
+    /// Read while this domain migrates away, it throws <see cref="DomainNotFoundException"/> once the migration has succeeded.
+    /// </summary>
+    public DomainJobInfo GetJobInfo()
+    {
+        ThrowIfDisposed();
+        VirDomainJobInfo info;
+        LibvirtRuntime.Check(NativeMethods.virDomainGetJobInfo(handle, &info), "virDomainGetJobInfo");
+        return new DomainJobInfo(
+            (DomainJobType)info.Type,
+            TimeSpan.FromMilliseconds(info.TimeElapsed),
+            Bytes(info.DataTotal),
+            Bytes(info.DataProcessed),
+            Bytes(info.DataRemaining),
+            Bytes(info.MemTotal),
+            Bytes(info.MemProcessed),
+            Bytes(info.MemRemaining));
+    }
+
+    /// <summary>
+    /// Aborts the domain's current job, e.g. a migration, which then fails and leaves the domain where it was
+    /// (<c>virDomainAbortJob</c>). With no job under way libvirt reports <c>VIR_ERR_OPERATION_INVALID</c>.
+    /// </summary>
+    public void AbortJob() => Run(NativeMethods.virDomainAbortJob, "virDomainAbortJob");
+
+    /// <summary>
+    /// The longest the domain may be paused at the end of a live migration (<c>virDomainMigrateSetMaxDowntime</c>);
+    /// QEMU's driver takes it for a running domain, before or during a migration.
+    /// </summary>
+    public void SetMigrationMaxDowntime(TimeSpan downtime)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(downtime, TimeSpan.FromMilliseconds(1));
+        ThrowIfDisposed();
+        LibvirtRuntime.Check(
+            NativeMethods.virDomainMigrateSetMaxDowntime(handle, (ulong)downtime.TotalMilliseconds, 0), "virDomainMigrateSetMaxDowntime");
+    }
+
     /// <summary>Releases this object's libvirt reference (<c>virDomainFree</c>).</summary>
     public void Dispose() => handle.Dispose();
 
@@ -232,6 +311,8 @@ public sealed unsafe class LibvirtDomain : IDisposable
             throw;
         }
     }
+
+    private static long Bytes(ulong value) => value > long.MaxValue ? long.MaxValue : (long)value;
 
     private static uint AffectFlags(bool live, bool config) =>
         (live ? AffectLive : 0) | (config ? AffectConfig : 0);

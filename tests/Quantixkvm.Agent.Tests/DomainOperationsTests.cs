@@ -381,6 +381,102 @@ public sealed class DomainOperationsTests : IDisposable
     public void LibvirtCode_spells_libvirts_error_number_as_a_stable_code(LibvirtErrorCode code, string expected) =>
         DomainOperations.LibvirtCode(new LibvirtException("message", (int)code, 10, "virDomainReboot")).ShouldBe(expected);
 
+    [Fact]
+    public async Task migrate_on_a_driver_that_cannot_migrate_fails_with_MIGRATION_UNSUPPORTED_and_leaves_the_domain_running()
+    {
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, DomainPowerState.Running);
+        var before = StateOf(_libvirt, vmId);
+        var migrate = Command(DomainOperationKind.Migrate, vmId, InAMinute) with
+        {
+            Migration = new MigrationTarget(Guid.NewGuid(), "test:///default", "127.0.0.1"),
+        };
+
+        var outcome = await RunAsync(migrate);
+
+        outcome.Succeeded.ShouldBeFalse();
+        outcome.ErrorCode.ShouldBe("MIGRATION_UNSUPPORTED");
+        outcome.ErrorMessage.ShouldBe("this host's libvirt driver (TEST) cannot migrate domains live; nothing was done");
+        outcome.Observed.ShouldBe(DomainPowerState.Running);
+        StateOf(_libvirt, vmId).ShouldBe(before, "nothing was done to the domain");
+    }
+
+    [Fact]
+    public async Task migrate_without_its_target_fails_with_INVALID_SPEC()
+    {
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, DomainPowerState.Running);
+
+        var outcome = await RunAsync(Command(DomainOperationKind.Migrate, vmId, InAMinute));
+
+        outcome.ShouldBe(DomainOutcome.Fail(DomainPowerState.Running, "INVALID_SPEC", "a Migrate operation needs its migration target"));
+    }
+
+    [Fact]
+    public async Task recover_defines_and_starts_a_missing_domain_and_repeating_it_changes_nothing()
+    {
+        var vmId = NewVm();
+        var recover = Command(DomainOperationKind.Recover, vmId, InAMinute, desired: DomainPowerState.Running, name: "restarted", vcpus: 2);
+
+        var outcome = await RunAsync(recover);
+
+        outcome.ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        using (var domain = _libvirt.FindDomain(vmId).ShouldNotBeNull())
+        {
+            domain.Name.ShouldBe(DomainOperations.DomainName(vmId));
+            XDocument.Parse(domain.GetXml()).Root!.Element("vcpu")!.Value.ShouldBe("2");
+            DomainXml.ReadMetadata(domain.GetXml()).ShouldContainKeyAndValue("vm-id", vmId.ToString());
+        }
+
+        var started = StateOf(_libvirt, vmId);
+        started!.Value.Reason.ShouldBe(RunningBooted);
+
+        // Paused and resumed by hand: a start would make the reason BOOTED again.
+        using (var domain = _libvirt.FindDomain(vmId)!)
+        {
+            domain.Suspend();
+            domain.Resume();
+        }
+
+        var again = await RunAsync(recover with { OperationId = Guid.NewGuid(), Domain = recover.Domain with { Vcpus = 4 } });
+
+        again.ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningUnpaused), "a running domain is not started again");
+        using var same = _libvirt.FindDomain(vmId)!;
+        XDocument.Parse(same.GetXml()).Root!.Element("vcpu")!.Value.ShouldBe("2", "an existing definition is not replaced");
+    }
+
+    [Fact]
+    public async Task recover_with_desired_stopped_defines_the_missing_domain_and_leaves_it_stopped()
+    {
+        var vmId = NewVm();
+
+        var outcome = await RunAsync(Command(DomainOperationKind.Recover, vmId, InAMinute, desired: DomainPowerState.Stopped));
+
+        outcome.ShouldBe(new DomainOutcome(true, DomainPowerState.Stopped));
+        StateOf(_libvirt, vmId)!.Value.State.ShouldBe(DomainState.Shutoff);
+    }
+
+    [Fact]
+    public void a_cancel_that_comes_before_its_migration_registers_is_remembered_and_one_after_it_ended_finds_nothing()
+    {
+        var migrations = new MigrationJobs();
+        var operationId = Guid.NewGuid();
+        using var domain = _libvirt.FindDomainByName(DefaultDomain)!;
+
+        migrations.Cancel(operationId).ShouldBeFalse("nothing runs under that operation yet");
+
+        using (var job = migrations.Register(operationId, domain))
+        {
+            job.CancelRequested.ShouldBeTrue();
+            migrations.Running.ShouldBe([operationId]);
+        }
+
+        migrations.Running.ShouldBeEmpty();
+        using var later = migrations.Register(Guid.NewGuid(), domain);
+        later.CancelRequested.ShouldBeFalse();
+    }
+
     private Guid NewVm()
     {
         var vmId = Guid.NewGuid();

@@ -100,6 +100,43 @@ public sealed class HostReporterTests(HostMessagesOnTheBus bus) : IClassFixture<
     }
 
     [Fact]
+    public async Task registration_says_the_test_driver_cannot_migrate_and_carries_the_migration_settings_and_cpu_features()
+    {
+        var withDefaults = NewOptions();
+        var withSettings = NewOptions();
+        withSettings.MigrateAddress = "10.0.0.7";
+        withSettings.PeerLibvirtUri = "qemu+tls://host-7/system";
+        var expectedFeatures = HostCapabilities.CpuFeatures(_libvirt.GetCapabilities());
+
+        await using (await StartReporterAsync(withDefaults, new FakeTimeProvider()))
+        await using (await StartReporterAsync(withSettings, new FakeTimeProvider()))
+        {
+            var plain = (await bus.Log.WaitForAsync<HostRegistration>(r => r.HostId == withDefaults.HostId)).ShouldHaveSingleItem().Message;
+            var configured = (await bus.Log.WaitForAsync<HostRegistration>(r => r.HostId == withSettings.HostId)).ShouldHaveSingleItem().Message;
+
+            plain.LiveMigration.ShouldBe(false);
+            plain.MigrateAddress.ShouldBeNull();
+            plain.PeerLibvirtUri.ShouldBe(LibvirtUri, "by default peers reach libvirt where the agent does");
+            plain.CpuFeatures.ShouldNotBeNull().ShouldBe(expectedFeatures);
+            configured.MigrateAddress.ShouldBe("10.0.0.7");
+            configured.PeerLibvirtUri.ShouldBe("qemu+tls://host-7/system");
+        }
+    }
+
+    [Fact]
+    public void the_host_cpu_features_are_read_from_the_capabilities_sorted_once_each()
+    {
+        const string capabilities = """
+            <capabilities><host><cpu><arch>x86_64</arch><model>Skylake</model>
+            <feature name='vmx'/><feature name='avx2'/><feature name='vmx'/></cpu></host>
+            <guest><features><pae/></features></guest></capabilities>
+            """;
+
+        HostCapabilities.CpuFeatures(capabilities).ShouldBe(["avx2", "vmx"]);
+        HostCapabilities.CpuFeatures("<capabilities><host/></capabilities>").ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task heartbeats_follow_the_configured_interval()
     {
         var clock = new FakeTimeProvider();

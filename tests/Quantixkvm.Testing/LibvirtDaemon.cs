@@ -6,7 +6,8 @@ namespace Quantixkvm.Testing;
 /// A private, unprivileged libvirt daemon in a temporary folder, serving libvirt's test driver over
 /// its own socket, so the agent (another process) and the test see the same hypervisor. libvirtd
 /// refuses to run a session daemon as root: under root it runs as the 'quantixkvm' user that
-/// infra/dev/install.sh creates.
+/// infra/dev/install.sh creates. Each daemon has a host UUID of its own, so two of them can migrate domains
+/// between each other as two hosts would.
 /// </summary>
 public sealed class LibvirtDaemon : IAsyncDisposable
 {
@@ -20,6 +21,9 @@ public sealed class LibvirtDaemon : IAsyncDisposable
     }
 
     public string Root { get; }
+
+    /// <summary>The daemon's own host UUID (libvirtd.conf <c>host_uuid</c>), so that two daemons on one machine are two hosts to libvirt.</summary>
+    public Guid HostUuid { get; private init; }
 
     public string Socket => Path.Combine(Root, "run", "libvirt", "libvirt-sock");
 
@@ -37,7 +41,11 @@ public sealed class LibvirtDaemon : IAsyncDisposable
             Directory.CreateDirectory(Path.Combine(root, dir));
         }
 
-        File.WriteAllText(Path.Combine(root, "config/libvirt/libvirtd.conf"), $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\n");
+        // A host UUID of its own (libvirt reads the machine's otherwise): a migration between two daemons on one machine needs them to differ.
+        var hostUuid = Guid.NewGuid();
+        File.WriteAllText(
+            Path.Combine(root, "config/libvirt/libvirtd.conf"),
+            $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\nhost_uuid = \"{hostUuid}\"\n");
         // QEMU's output goes to files, not to virtlogd (no such daemon runs here).
         File.WriteAllText(Path.Combine(root, "config/libvirt/qemu.conf"), "stdio_handler = \"file\"\n");
         if (Environment.UserName == "root")
@@ -45,7 +53,7 @@ public sealed class LibvirtDaemon : IAsyncDisposable
             await RunAsync("chown", "-R", ServiceUser, root);
         }
 
-        var daemon = new LibvirtDaemon(root, Launch(root));
+        var daemon = new LibvirtDaemon(root, Launch(root)) { HostUuid = hostUuid };
         await daemon.WaitForSocketAsync();
         return daemon;
     }
@@ -66,6 +74,37 @@ public sealed class LibvirtDaemon : IAsyncDisposable
     {
         var path = Path.Combine(Root, name);
         Directory.CreateDirectory(path);
+        if (Environment.UserName == "root")
+        {
+            await RunAsync("chown", ServiceUser, path);
+        }
+
+        return path;
+    }
+
+    /// <summary>
+    /// A qcow2 overlay on a (raw) image, e.g. <see cref="GuestImage"/>'s, in a folder of the daemon's, owned by the daemon's
+    /// user so that its QEMU can write to it; another daemon running as the same user (a migration target) can too.
+    /// </summary>
+    public async Task<string> CreateOverlayAsync(string backingImage, string name, string backingFormat = "raw")
+    {
+        var folder = await CreateFolderAsync("disks");
+        var path = Path.Combine(folder, name);
+        await RunAsync("qemu-img", "create", "-q", "-f", "qcow2", "-b", backingImage, "-F", backingFormat, path);
+        if (Environment.UserName == "root")
+        {
+            await RunAsync("chown", ServiceUser, path);
+        }
+
+        return path;
+    }
+
+    /// <summary>An empty raw image of <paramref name="sizeMiB"/> MiB in the daemon's disk folder, owned by the daemon's user.</summary>
+    public async Task<string> CreateRawImageAsync(string name, int sizeMiB)
+    {
+        var folder = await CreateFolderAsync("disks");
+        var path = Path.Combine(folder, name);
+        await RunAsync("qemu-img", "create", "-q", "-f", "raw", path, $"{sizeMiB}M");
         if (Environment.UserName == "root")
         {
             await RunAsync("chown", ServiceUser, path);

@@ -12,6 +12,7 @@ namespace Quantixkvm.Agent.Consumers;
 /// before that means a redelivery. The cache makes a redelivery within this process act once; after
 /// an agent restart, reading the domain's state first makes start/stop/pause/resume/create/delete
 /// harmless to repeat, while a reboot would run again (its effect does not show in the state).
+/// While a migration runs it publishes <see cref="DomainOperationProgress"/> about once a second.
 /// </summary>
 public sealed class RunDomainOperationConsumer(
     DomainOperations operations, OutcomeCache<DomainOutcome> outcomes, IOptions<AgentOptions> options, TimeProvider clock,
@@ -28,7 +29,15 @@ public sealed class RunDomainOperationConsumer(
                 new DomainOperationStarted(m.OperationId, m.CommandId, m.CorrelationId, vmId, m.HostId, clock.GetUtcNow()),
                 p => p.CorrelationId = m.CorrelationId);
             logger.LogInformation("Running {Kind} operation {OperationId} on VM {VmId}", m.Kind, m.OperationId, vmId);
-            return await operations.RunAsync(m, TimeSpan.FromSeconds(options.Value.DeadlineMarginSeconds), context.CancellationToken);
+            return await operations.RunAsync(
+                m, TimeSpan.FromSeconds(options.Value.DeadlineMarginSeconds), context.CancellationToken,
+                // A migration's progress: telemetry, so a lost one is no loss.
+                (job, ct) => context.Publish(
+                    new DomainOperationProgress(
+                        m.OperationId, vmId, m.HostId, job.DataTotalBytes, job.DataProcessedBytes, job.DataRemainingBytes,
+                        job.Elapsed.TotalSeconds, clock.GetUtcNow()),
+                    p => p.CorrelationId = m.CorrelationId,
+                    ct));
         });
         if (!ranNow)
         {

@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Quantixkvm.Agent.Storage;
 using Quantixkvm.Contracts;
@@ -15,15 +16,33 @@ public sealed record DomainOutcome(bool Succeeded, DomainPowerState Observed, st
 /// <summary>
 /// Carries out an operation against libvirt. It reads the domain's real state first, so a command
 /// delivered twice (or already done by hand) is a success without acting twice: a disk already attached,
-/// a snapshot already taken, a disk or snapshot already gone.
+/// a snapshot already taken, a disk or snapshot already gone, a domain already migrated to its target.
 /// </summary>
 public sealed class DomainOperations(
-    HypervisorConnection hypervisor, TimeProvider clock, StoragePools pools, CloudInitSeeds seeds, IOptions<AgentOptions> options)
+    HypervisorConnection hypervisor,
+    TimeProvider clock,
+    StoragePools pools,
+    CloudInitSeeds seeds,
+    IOptions<AgentOptions> options,
+    MigrationJobs migrations,
+    ILogger<DomainOperations>? logger = null)
 {
+    private readonly ILogger _logger = logger ?? NullLogger<DomainOperations>.Instance;
+
+    /// <summary>How often a running migration's progress is read and reported.</summary>
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>The libvirt name of a VM's domain; the user's name goes into the title, escaped.</summary>
     public static string DomainName(Guid vmId) => $"qkvm-{vmId:N}";
 
-    public async Task<DomainOutcome> RunAsync(RunDomainOperation command, TimeSpan deadlineMargin, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the operation and returns its outcome; never throws for a failure of the operation itself. While a migration
+    /// runs, <paramref name="progress"/> is called about once a second with libvirt's job figures (all zero while the job is
+    /// still setting up); a failing callback is logged and does not disturb the migration.
+    /// </summary>
+    public async Task<DomainOutcome> RunAsync(
+        RunDomainOperation command, TimeSpan deadlineMargin, CancellationToken cancellationToken,
+        Func<DomainJobInfo, CancellationToken, Task>? progress = null)
     {
         var vmId = command.Domain.VmId;
         if (clock.GetUtcNow() >= command.Deadline)
@@ -39,6 +58,8 @@ public sealed class DomainOperations(
             {
                 DomainOperationKind.Create => await CreateAsync(command, domain, cancellationToken),
                 DomainOperationKind.Delete => Delete(vmId, domain),
+                DomainOperationKind.Recover => await RecoverAsync(command, domain, cancellationToken),
+                DomainOperationKind.Migrate => await MigrateAsync(command, domain, command.Deadline - deadlineMargin, progress, cancellationToken),
                 _ when domain is null => DomainOutcome.Fail(DomainPowerState.Unknown, "DOMAIN_NOT_FOUND",
                     $"domain {DomainName(vmId)} is not defined on this host"),
                 DomainOperationKind.Start => Ensure(domain, DomainPowerState.Running, d => d.Start()),
@@ -184,6 +205,175 @@ public sealed class DomainOperations(
         using (defined)
         {
             return AfterCreate(command, defined);
+        }
+    }
+
+    /// <summary>
+    /// Brings the VM back on this host (a cold move, or an HA restart after its host was fenced): defined from the spec and
+    /// disks exactly as a create defines it when missing, then running when it is desired so (a paused domain is resumed);
+    /// desired stopped leaves it as it is. Harmless to repeat.
+    /// </summary>
+    private async Task<DomainOutcome> RecoverAsync(RunDomainOperation command, LibvirtDomain? existing, CancellationToken cancellationToken)
+    {
+        if (existing is not null && command.DesiredPowerState == DomainPowerState.Running
+            && PowerStateOf(existing.GetState().State) == DomainPowerState.Paused)
+        {
+            return Ensure(existing, DomainPowerState.Running, d => d.Resume());
+        }
+
+        return await CreateAsync(command, existing, cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves the running domain live to <see cref="RunDomainOperation.Migration"/>'s host: libvirt's managed migration, this
+    /// agent's libvirt connecting to the target's. Reports the job's progress while it runs; the operation's
+    /// <c>CancelDomainOperation</c> aborts it (MIGRATION_CANCELLED), and so does reaching the deadline (MIGRATION_DEADLINE).
+    /// Whatever fails, the domain keeps running here. A domain no longer here but running on the target is a migration that
+    /// already happened (a redelivery): success.
+    /// </summary>
+    private async Task<DomainOutcome> MigrateAsync(
+        RunDomainOperation command, LibvirtDomain? domain, DateTimeOffset giveUpAt, Func<DomainJobInfo, CancellationToken, Task>? progress,
+        CancellationToken cancellationToken)
+    {
+        var target = command.Migration ?? throw new OperationFailure("INVALID_SPEC", "a Migrate operation needs its migration target");
+        var vmId = command.Domain.VmId;
+        ArgumentException.ThrowIfNullOrWhiteSpace(target.LibvirtUri, "Migration.LibvirtUri");
+        var source = hypervisor.Connection;
+        if (!source.CanMigrateLive())
+        {
+            return DomainOutcome.Fail(Observe(vmId), "MIGRATION_UNSUPPORTED",
+                $"this host's libvirt driver ({source.GetDriverType()}) cannot migrate domains live; nothing was done");
+        }
+
+        LibvirtConnection targetLibvirt;
+        try
+        {
+            targetLibvirt = LibvirtConnection.Open(target.LibvirtUri);
+        }
+        catch (LibvirtException ex)
+        {
+            return DomainOutcome.Fail(Observe(vmId), LibvirtCode(ex), $"connecting to the target host's libvirt at {target.LibvirtUri} failed: {ex.Message}");
+        }
+
+        using (targetLibvirt)
+        {
+            if (domain is null)
+            {
+                using var there = targetLibvirt.FindDomain(vmId);
+                return there is not null && PowerStateOf(there.GetState().State) == DomainPowerState.Running
+                    ? new DomainOutcome(true, DomainPowerState.Running)
+                    : DomainOutcome.Fail(DomainPowerState.Unknown, "DOMAIN_NOT_FOUND",
+                        $"domain {DomainName(vmId)} is neither defined on this host nor running on the target");
+            }
+
+            var state = PowerStateOf(domain.GetState().State);
+            if (state != DomainPowerState.Running)
+            {
+                return DomainOutcome.Fail(state, "DOMAIN_NOT_RUNNING",
+                    $"domain {domain.Name} is {state.ToString().ToLowerInvariant()} on this host; only a running domain migrates live");
+            }
+
+            // The domain's volume disks name their pools: the target must have them running, as a create here makes sure.
+            if (command.Disks is { Count: > 0 } disks)
+            {
+                // Not disposed: it would close the target connection, which the migration still needs.
+                var targetPools = new StoragePools(new HypervisorConnection(targetLibvirt), options);
+                foreach (var disk in disks)
+                {
+                    targetPools.Ensure(disk.Pool).Dispose();
+                }
+            }
+
+            if (target.MaxDowntimeMs is { } downtime)
+            {
+                domain.SetMigrationMaxDowntime(TimeSpan.FromMilliseconds(downtime));
+            }
+
+            var migrateOptions = new MigrationOptions(
+                target.MigrateAddress is { } address ? MigrationOptions.TcpUri(address) : null,
+                target.MigrateAddress,
+                target.BandwidthMiBs,
+                options.Value.AllowUnsafeMigration);
+            using var job = migrations.Register(command.OperationId, domain);
+            if (job.CancelRequested)
+            {
+                return DomainOutcome.Fail(state, "MIGRATION_CANCELLED", "the migration was cancelled before it began; the domain stays on this host");
+            }
+
+            _logger.LogInformation("Migrating {Domain} live to host {TargetHost} ({TargetUri})", domain.Name, target.HostId, target.LibvirtUri);
+            var migration = Task.Run(() => domain.MigrateLive(targetLibvirt, migrateOptions), CancellationToken.None);
+            var deadlinePassed = false;
+            while (!migration.IsCompleted)
+            {
+                await Task.WhenAny(migration, Task.Delay(ProgressInterval, clock, CancellationToken.None));
+                if (migration.IsCompleted)
+                {
+                    break;
+                }
+
+                if (job.CancelRequested)
+                {
+                    // A cancel that came before the job began could not abort it then.
+                    job.TryAbort();
+                }
+
+                if (!deadlinePassed && clock.GetUtcNow() >= giveUpAt)
+                {
+                    deadlinePassed = true;
+                    _logger.LogWarning("The migration of {Domain} reached its deadline; aborting it", domain.Name);
+                    job.TryAbort();
+                }
+
+                await ReportProgressAsync(domain, progress, cancellationToken);
+            }
+
+            try
+            {
+                using var migrated = await migration;
+                return new DomainOutcome(true, PowerStateOf(migrated.GetState().State));
+            }
+            catch (LibvirtException ex) when (job.CancelRequested)
+            {
+                return DomainOutcome.Fail(Observe(vmId), "MIGRATION_CANCELLED", $"the migration was cancelled; the domain stays on this host ({ex.Message})");
+            }
+            catch (LibvirtException ex) when (deadlinePassed)
+            {
+                return DomainOutcome.Fail(Observe(vmId), "MIGRATION_DEADLINE",
+                    $"the migration did not finish before the operation's deadline and was aborted; the domain stays on this host ({ex.Message})");
+            }
+        }
+    }
+
+    private async Task ReportProgressAsync(LibvirtDomain domain, Func<DomainJobInfo, CancellationToken, Task>? progress, CancellationToken cancellationToken)
+    {
+        if (progress is null)
+        {
+            return;
+        }
+
+        DomainJobInfo job;
+        try
+        {
+            job = domain.GetJobInfo();
+        }
+        catch (LibvirtException)
+        {
+            // Finished meanwhile (the domain is gone from here), or libvirt is busy: the next tick reads again.
+            return;
+        }
+
+        if (!job.IsActive)
+        {
+            return;
+        }
+
+        try
+        {
+            await progress(job, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Reporting the progress of {Domain}'s migration failed", domain.Name);
         }
     }
 

@@ -85,11 +85,18 @@ public sealed class HostReporter(
     private async Task RegisterAsync(LibvirtConnection libvirt, AgentOptions agent, CancellationToken cancellationToken)
     {
         var node = libvirt.GetNodeInfo();
+        var cpuFeatures = HostCapabilities.CpuFeatures(libvirt.GetCapabilities());
+        var liveMigration = libvirt.CanMigrateLive();
+        var peerUri = agent.PeerLibvirtUri ?? hypervisor.Uri;
         await bus.Publish(new HostRegistration(
-            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, hypervisor.Uri, AgentVersion, clock.GetUtcNow()),
+            agent.HostId, agent.HostName, node.Cpus, node.MemoryKiB / 1024, node.CpuModel, hypervisor.Uri, AgentVersion, clock.GetUtcNow(),
+            cpuFeatures, liveMigration, agent.MigrateAddress, peerUri),
             cancellationToken);
-        logger.LogInformation("Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB on {LibvirtUri}; queue {Queue}",
-            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, hypervisor.Uri, AgentQueues.ForHost(agent.HostId));
+        logger.LogInformation(
+            "Registered host {HostName} ({HostId}): {Cpus} CPUs, {MemoryMiB} MiB, {CpuFeatureCount} CPU features on {LibvirtUri}; "
+            + "live migration {LiveMigration} (peers reach libvirt at {PeerLibvirtUri}, streams to {MigrateAddress}); queue {Queue}",
+            agent.HostName, agent.HostId, node.Cpus, node.MemoryKiB / 1024, cpuFeatures.Count, hypervisor.Uri,
+            liveMigration ? "possible" : "impossible", peerUri, agent.MigrateAddress ?? "libvirt's choice", AgentQueues.ForHost(agent.HostId));
     }
 
     /// <summary>
@@ -155,7 +162,7 @@ public sealed class HostReporter(
             {
                 try
                 {
-                    Guid? vmId = domain.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(domain.Name[5..], "N", out var id) ? id : null;
+                    var vmId = HostDomains.VmIdOfName(domain.Name);
                     // The volumes Quantixkvm attached carry their serial; the cloud-init seed is the agent's own.
                     var serials = vmId is null ? null : domain.ListDisks()
                         .Select(d => d.Serial).OfType<string>().Where(serial => serial != CloudInitSeeds.Serial).Order(StringComparer.Ordinal).ToList();

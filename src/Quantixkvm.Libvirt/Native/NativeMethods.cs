@@ -51,6 +51,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial int virConnectListAllDomains(ConnectionHandle conn, nint** domains, uint flags);
 
+    /// <summary>Returns a string owned by the connection: never free it.</summary>
+    [LibraryImport(Library)]
+    internal static partial byte* virConnectGetType(ConnectionHandle conn);
+
     // --- domains --------------------------------------------------------------------------
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
@@ -107,6 +111,21 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int virDomainDetachDeviceFlags(DomainHandle domain, string xml, uint flags);
+
+    // --- migration and jobs ---------------------------------------------------------------
+
+    [LibraryImport(Library)]
+    internal static partial DomainHandle virDomainMigrate3(
+        DomainHandle domain, ConnectionHandle destination, VirTypedParameter* parameters, uint count, uint flags);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainGetJobInfo(DomainHandle domain, VirDomainJobInfo* info);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainAbortJob(DomainHandle domain);
+
+    [LibraryImport(Library)]
+    internal static partial int virDomainMigrateSetMaxDowntime(DomainHandle domain, ulong downtimeMs, uint flags);
 
     // --- domain snapshots -----------------------------------------------------------------
 
@@ -302,6 +321,50 @@ internal unsafe struct VirError
     public int Int1;
     public int Int2;
     public nint Net;
+}
+
+/// <summary>
+/// Layout of libvirt's <c>struct _virTypedParameter</c> (libvirt-common.h): an 80-byte field name, the
+/// value's type, and the value (a union of 8 bytes, 8-aligned: a string is a <c>char*</c>).
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 96)]
+internal unsafe struct VirTypedParameter
+{
+    /// <summary>VIR_TYPED_PARAM_FIELD_LENGTH.</summary>
+    internal const int FieldLength = 80;
+
+    internal const int TypeULongLong = 4; // VIR_TYPED_PARAM_ULLONG
+    internal const int TypeString = 7;    // VIR_TYPED_PARAM_STRING
+
+    [FieldOffset(0)]
+    public fixed byte Field[FieldLength];
+
+    [FieldOffset(80)]
+    public int Type;
+
+    [FieldOffset(88)]
+    public ulong ULongLong;
+
+    [FieldOffset(88)]
+    public byte* String;
+}
+
+/// <summary>Layout of libvirt's <c>struct _virDomainJobInfo</c> (libvirt-domain.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VirDomainJobInfo
+{
+    public int Type;
+    public ulong TimeElapsed;
+    public ulong TimeRemaining;
+    public ulong DataTotal;
+    public ulong DataProcessed;
+    public ulong DataRemaining;
+    public ulong MemTotal;
+    public ulong MemProcessed;
+    public ulong MemRemaining;
+    public ulong FileTotal;
+    public ulong FileProcessed;
+    public ulong FileRemaining;
 }
 
 /// <summary>Layout of libvirt's <c>struct _virNodeInfo</c> (libvirt-host.h).</summary>

@@ -9,10 +9,10 @@ namespace Quantixkvm.Agent.Tests.Support;
 /// <summary>The agent's operation classes put together as Program.cs does, for tests that call them directly.</summary>
 public static class AgentParts
 {
-    public static DomainOperations Domains(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null)
+    public static DomainOperations Domains(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null, MigrationJobs? migrations = null)
     {
         var wrapped = Options.Create(options ?? new AgentOptions());
-        return new DomainOperations(hypervisor, clock, new StoragePools(hypervisor, wrapped), new CloudInitSeeds(wrapped), wrapped);
+        return new DomainOperations(hypervisor, clock, new StoragePools(hypervisor, wrapped), new CloudInitSeeds(wrapped), wrapped, migrations ?? new MigrationJobs());
     }
 
     public static StorageOperations StorageOps(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null, HttpClient? http = null)
@@ -29,7 +29,9 @@ public static class AgentParts
         services.AddSingleton(Options.Create(options));
         services.AddSingleton<StoragePools>();
         services.AddSingleton<CloudInitSeeds>();
+        services.AddSingleton<MigrationJobs>();
         services.AddSingleton<DomainOperations>();
+        services.AddSingleton<HostDomains>();
         services.AddSingleton<OutcomeCache<DomainOutcome>>();
         services.AddSingleton(sp => new VolumeImporter(sp.GetRequiredService<IOptions<AgentOptions>>(), new HttpClient()));
         services.AddSingleton<RbdTool>();
