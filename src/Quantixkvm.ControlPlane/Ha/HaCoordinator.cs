@@ -136,6 +136,8 @@ public sealed class HaCoordinator(
         }
 
         var vms = services.GetRequiredService<VmCommands>();
+        // Like every placement: one at a time, so a create in parallel cannot take the room a restart counted on.
+        await using var held = await AdvisoryLock.PlacementAsync(services.GetRequiredService<IDocumentStore>(), cancellationToken);
         var inputs = await directory.PlacementInputsAsync(cancellationToken);
         var candidates = inputs.Hosts.ToList();
         var settings = inputs.SettingsOf(host.ClusterId);
