@@ -8,6 +8,10 @@
 #   infra/dev/libvirtd.sh status   exit 0 when it answers; one-line summary
 #   infra/dev/libvirtd.sh uri      the libvirt URI to connect to it (Agent__LibvirtUri)
 #
+# QKVM_LIBVIRT_INSTANCE=N runs another such daemon (a second "host" on this
+# machine, for up.sh's QKVM_HOSTS) in $QKVM_DATA/libvirt-N; each daemon has its own
+# host UUID, as libvirt's migration between two daemons needs.
+#
 # libvirtd refuses to run a session daemon as root: as root it runs as the
 # `quantixkvm` system user (infra/dev/install.sh creates it), otherwise as you.
 # Its folders (owned by that user):
@@ -21,7 +25,10 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-LV_DIR="$QKVM_DATA/libvirt"
+LV_INSTANCE="${QKVM_LIBVIRT_INSTANCE:-}"
+[[ -z "$LV_INSTANCE" || "$LV_INSTANCE" =~ ^[0-9]{1,2}$ ]] || qkvm_die "QKVM_LIBVIRT_INSTANCE must be a number (got '$LV_INSTANCE')"
+LV_DIR="$QKVM_DATA/libvirt${LV_INSTANCE:+-$LV_INSTANCE}"
+LV_LOCK="$QKVM_RUN/libvirtd${LV_INSTANCE:+-$LV_INSTANCE}.lock"
 LV_HOME="$LV_DIR/home"
 LV_RUNTIME="$LV_DIR/run"   # XDG_RUNTIME_DIR
 LV_CONFIG="$LV_DIR/config" # XDG_CONFIG_HOME
@@ -98,9 +105,12 @@ lv_require_tools() {
 lv_prepare() {
   mkdir -p "$LV_DIR" "$LV_HOME" "$LV_RUNTIME" "$LV_SOCKDIR" "$LV_CONFIG/libvirt" "$LV_CACHE" "$LV_XDG_DATA" \
     "$LV_LOGDIR" "$LV_CONSOLES" "$LV_SEEDS"
+  # One UUID per daemon, kept across restarts: two daemons on one machine must not look like the same host.
+  [[ -s "$LV_DIR/host-uuid" ]] || cat /proc/sys/kernel/random/uuid >"$LV_DIR/host-uuid"
   cat >"$LV_CONF" <<EOF
 # Written by infra/dev/libvirtd.sh on each start; edits are overwritten.
 unix_sock_dir = "$LV_SOCKDIR"
+host_uuid = "$(cat "$LV_DIR/host-uuid")"
 # Warnings and errors only (1 debug, 2 info, 3 warning, 4 error).
 log_outputs = "3:file:$LV_LOG"
 EOF
@@ -122,7 +132,7 @@ cmd_start() {
   local pid p i
   lv_require_tools
   mkdir -p "$QKVM_DATA" "$QKVM_RUN" "$LV_DIR"
-  exec 9>"$QKVM_RUN/libvirtd.lock"
+  exec 9>"$LV_LOCK"
   flock 9
 
   pid="$(qkvm_read_pidfile "$LV_PIDFILE")"
@@ -181,7 +191,7 @@ cmd_stop() {
   local name p
   local -a names=() daemons=()
   if [[ -d "$QKVM_RUN" ]]; then
-    exec 9>"$QKVM_RUN/libvirtd.lock"
+    exec 9>"$LV_LOCK"
     flock 9
   fi
   mapfile -t daemons < <(lv_daemon_pids)

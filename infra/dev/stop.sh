@@ -10,7 +10,11 @@ DEV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$DEV_DIR/lib.sh"
 
 # --- platform processes started by up.sh
-for name in controlplane agent; do
+agents=()
+for pidfile in "$QKVM_RUN"/agent-*.pid; do
+  [[ -e "$pidfile" ]] && agents+=("$(basename "$pidfile" .pid)")
+done
+for name in controlplane agent "${agents[@]}"; do
   pidfile="$QKVM_RUN/$name.pid"
   pid="$(qkvm_read_pidfile "$pidfile")"
   # Only signal the PID if it is still one of ours (PIDs get recycled).
@@ -21,8 +25,11 @@ for name in controlplane agent; do
   rm -f "$pidfile"
 done
 
-# --- libvirtd (after the agent, so it sees no guest vanish) and its guests
+# --- libvirtd (after the agents, so they see no guest vanish) and its guests; also the extra hosts' daemons (up.sh QKVM_HOSTS)
 "$DEV_DIR/libvirtd.sh" stop
+for dir in "$QKVM_DATA"/libvirt-[0-9]*; do
+  [[ -d "$dir" ]] && QKVM_LIBVIRT_INSTANCE="${dir##*-}" "$DEV_DIR/libvirtd.sh" stop
+done
 
 # --- Ceph (after libvirtd: QEMU with RBD disks must not lose its cluster first)
 "$DEV_DIR/ceph.sh" stop

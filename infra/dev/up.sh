@@ -8,6 +8,8 @@
 #                         (infra/dev/libvirtd.sh; QEMU with KVM when it works, TCG otherwise)
 #   QKVM_HYPERVISOR=test  libvirt's in-process test driver (no guests really run; any machine)
 #   QKVM_CEPH=0           do not start Ceph (infra/dev/ceph.sh): no RBD pools then
+#   QKVM_HOSTS=N          N hosts (default 1): each another private libvirtd (QEMU) and its own agent,
+#                         named <host>-2 … <host>-N, for clusters, migration, maintenance and HA on one machine
 #   Agent__HostName       (default: $(hostname)-dev)
 #   Agent__LibvirtUri     (default: the private daemon's URI, or test:///default)
 set -euo pipefail
@@ -18,6 +20,8 @@ source "$DEV_DIR/lib.sh"
 
 QKVM_HYPERVISOR="${QKVM_HYPERVISOR:-qemu}"
 QKVM_CEPH="${QKVM_CEPH:-1}"
+QKVM_HOSTS="${QKVM_HOSTS:-1}"
+[[ "$QKVM_HOSTS" =~ ^[1-9]$ ]] || qkvm_die "QKVM_HOSTS must be 1 to 9 (got '$QKVM_HOSTS')"
 case "$QKVM_HYPERVISOR" in
   qemu | test) ;;
   *) qkvm_die "QKVM_HYPERVISOR must be qemu or test (got '$QKVM_HYPERVISOR')" ;;
@@ -85,6 +89,13 @@ export Agent__ImportRoots__1="${Agent__ImportRoots__1:-$IMAGES_DIR}"
 export Agent__ConsoleLogDirectory="${Agent__ConsoleLogDirectory:-$CONSOLE_DIR}"
 export Agent__SeedDirectory="${Agent__SeedDirectory:-$SEED_DIR}"
 export Agent__WorkDirectory="${Agent__WorkDirectory:-$QKVM_DATA/agent/work}"
+# HA's storage-lease fencer: every agent renews its lease here, and the control plane reads them (on real hosts: shared storage).
+LEASE_DIR="$QKVM_DATA/leases"
+mkdir -p "$LEASE_DIR"
+export Agent__LeaseDirectory="${Agent__LeaseDirectory:-$LEASE_DIR}"
+export ControlPlane__Fencing__LeaseDirectory="${ControlPlane__Fencing__LeaseDirectory:-$LEASE_DIR}"
+# The hosts are daemons on this machine: migration streams go over loopback.
+export Agent__MigrateAddress="${Agent__MigrateAddress:-127.0.0.1}"
 
 CP_DLL="src/Quantixkvm.ControlPlane/bin/Release/net10.0/Quantixkvm.ControlPlane.dll"
 AGENT_DLL="src/Quantixkvm.Agent/bin/Release/net10.0/Quantixkvm.Agent.dll"
@@ -137,6 +148,25 @@ show_logs_and_fail() {
 start_process controlplane "$CP_LOG" "$CP_DLL" --urls "$BASE_URL"
 start_process agent "$AGENT_LOG" "$AGENT_DLL"
 
+# More hosts on this machine (QKVM_HOSTS): each its own libvirtd, folders and agent.
+host_names=("$Agent__HostName")
+for ((i = 2; i <= QKVM_HOSTS; i++)); do
+  host_name="$Agent__HostName-$i"
+  host_names+=("$host_name")
+  if [[ "$QKVM_HYPERVISOR" == qemu ]]; then
+    QKVM_LIBVIRT_INSTANCE=$i "$DEV_DIR/libvirtd.sh" start
+    host_uri="$(QKVM_LIBVIRT_INSTANCE=$i "$DEV_DIR/libvirtd.sh" uri)"
+    host_dir="$QKVM_DATA/libvirt-$i"
+  else
+    host_uri=test:///default
+    host_dir="$QKVM_DATA/agent-$i"
+  fi
+  Agent__HostName="$host_name" Agent__LibvirtUri="$host_uri" \
+    Agent__ConsoleLogDirectory="$host_dir/consoles" Agent__SeedDirectory="$host_dir/seeds" \
+    Agent__WorkDirectory="$QKVM_DATA/agent-$i/work" \
+    start_process "agent-$i" "$QKVM_LOGS/agent-$i.log" "$AGENT_DLL"
+done
+
 qkvm_log "waiting for $BASE_URL/readyz"
 ready=0
 for _ in {1..60}; do
@@ -154,21 +184,24 @@ done
 qkvm_pid_alive "$(qkvm_read_pidfile "$QKVM_RUN/agent.pid")" ||
   show_logs_and_fail "the node agent exited during start-up"
 
-# Up means usable: the agent's host is registered and ONLINE, so a first createVm finds it.
-qkvm_log "waiting for host \"$Agent__HostName\" to register and come ONLINE"
+# Up means usable: the agents' hosts are registered and ONLINE, so a first createVm finds them.
+qkvm_log "waiting for host(s) ${host_names[*]} to register and come ONLINE"
 online=0
 for _ in {1..60}; do
   hosts="$(curl -s --max-time 2 "$BASE_URL/graphql" -H 'content-type: application/json' \
     -d '{"query":"{ hosts { name state } }"}' || true)"
-  if [[ "$hosts" == *"\"name\":\"$Agent__HostName\",\"state\":\"ONLINE\""* ]]; then
-    online=1
+  online=1
+  for host_name in "${host_names[@]}"; do
+    [[ "$hosts" == *"\"name\":\"$host_name\",\"state\":\"ONLINE\""* ]] || online=0
+  done
+  if ((online)); then
     break
   fi
   qkvm_pid_alive "$(qkvm_read_pidfile "$QKVM_RUN/agent.pid")" ||
     show_logs_and_fail "the node agent exited during start-up"
   sleep 1
 done
-((online)) || show_logs_and_fail "host \"$Agent__HostName\" did not come ONLINE within 60 s (last answer: ${hosts:-none})"
+((online)) || show_logs_and_fail "host(s) ${host_names[*]} did not all come ONLINE within 60 s (last answer: ${hosts:-none})"
 
 if [[ "$QKVM_HYPERVISOR" == qemu ]]; then
   lv_user="$(id -un)"
@@ -184,7 +217,7 @@ Quantixkvm is up.
   GraphQL (HTTP)       $BASE_URL/graphql
   GraphQL (WebSocket)  ws://127.0.0.1:$QKVM_HTTP_PORT/graphql   (graphql-transport-ws)
   GraphiQL explorer    $BASE_URL/graphiql
-  Node agent           host "$Agent__HostName", libvirt $Agent__LibvirtUri
+  Node agent(s)        host(s) ${host_names[*]} (first: libvirt $Agent__LibvirtUri)
   Hypervisor           $hypervisor_line
 EOF
 if [[ -n "$ceph_line" ]]; then
