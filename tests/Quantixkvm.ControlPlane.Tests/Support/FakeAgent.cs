@@ -18,6 +18,9 @@ public sealed class FakeAgent : IAsyncDisposable
     private readonly ConcurrentQueue<RunDomainOperation> _received = new();
     private readonly ConcurrentQueue<RunStorageOperation> _storageReceived = new();
     private readonly List<(Func<RunStorageOperation, bool> Match, Func<RunStorageOperation, StorageAnswer?> Answer)> _storageRules = [];
+    private readonly ConcurrentQueue<ReleaseDomains> _releases = new();
+    private readonly ConcurrentQueue<CancelDomainOperation> _cancels = new();
+    private readonly ConcurrentQueue<FenceHost> _fences = new();
     private CancellationTokenSource? _heartbeats;
     private Task? _heartbeatLoop;
 
@@ -36,6 +39,29 @@ public sealed class FakeAgent : IAsyncDisposable
                 {
                     _received.Enqueue(context.Message);
                     await _inbox.Writer.WriteAsync(context.Message);
+                    if (AutoAnswer?.Invoke(context.Message) is { } answer)
+                    {
+                        await ReportStartedAsync(context.Message);
+                        await ReportFinishedAsync(context.Message, answer.Succeeded, answer.Observed, answer.ErrorCode, answer.ErrorMessage);
+                    }
+                });
+                e.Handler<ReleaseDomains>(context =>
+                {
+                    _releases.Enqueue(context.Message);
+                    return Task.CompletedTask;
+                });
+                e.Handler<CancelDomainOperation>(context =>
+                {
+                    _cancels.Enqueue(context.Message);
+                    return Task.CompletedTask;
+                });
+                e.Handler<FenceHost>(async context =>
+                {
+                    _fences.Enqueue(context.Message);
+                    if (AnswersFence)
+                    {
+                        await context.Publish(new HostFencedBySelf(HostId, context.Message.FenceId, FencedVmIds, DateTimeOffset.UtcNow));
+                    }
                 });
                 e.Handler<RunStorageOperation>(async context =>
                 {
@@ -53,6 +79,37 @@ public sealed class FakeAgent : IAsyncDisposable
     public Guid HostId { get; }
 
     public string Name { get; }
+
+    /// <summary>What the agent registers beyond its size: live-migration support, CPU features, and how peers reach it.</summary>
+    public bool? LiveMigration { get; set; }
+
+    public IReadOnlyList<string>? CpuFeatures { get; set; }
+
+    public string LibvirtUri { get; set; } = "test:///default";
+
+    public string? MigrateAddress { get; set; }
+
+    public string? PeerLibvirtUri { get; set; }
+
+    /// <summary>
+    /// When set, domain operations it answers (non-null) are reported started and finished as soon as they arrive; they
+    /// still show in <see cref="Received"/> and <see cref="NextOperationAsync(Func{RunDomainOperation, bool}?, TimeSpan?)"/>.
+    /// </summary>
+    public Func<RunDomainOperation, DomainAnswer?>? AutoAnswer { get; set; }
+
+    /// <summary>Whether the agent obeys <see cref="FenceHost"/> with <see cref="HostFencedBySelf"/> (naming <see cref="FencedVmIds"/>).</summary>
+    public bool AnswersFence { get; set; }
+
+    public IReadOnlyList<Guid> FencedVmIds { get; set; } = [];
+
+    /// <summary>Every ReleaseDomains the host queue has delivered so far.</summary>
+    public IReadOnlyList<ReleaseDomains> Releases => [.. _releases];
+
+    /// <summary>Every CancelDomainOperation the host queue has delivered so far.</summary>
+    public IReadOnlyList<CancelDomainOperation> Cancels => [.. _cancels];
+
+    /// <summary>Every FenceHost the host queue has delivered so far.</summary>
+    public IReadOnlyList<FenceHost> Fences => [.. _fences];
 
     /// <summary>Every operation message the host queue has delivered so far, duplicates included.</summary>
     public IReadOnlyList<RunDomainOperation> Received => [.. _received];
@@ -91,9 +148,10 @@ public sealed class FakeAgent : IAsyncDisposable
     }
 
     /// <summary>Registers, starts heartbeats, and waits until the control plane shows the host ONLINE.</summary>
-    public static async Task<FakeAgent> StartOnlineAsync(ControlPlaneApp app, int cpus = 64, long memoryMiB = 1024 * 1024)
+    public static async Task<FakeAgent> StartOnlineAsync(ControlPlaneApp app, int cpus = 64, long memoryMiB = 1024 * 1024, Action<FakeAgent>? configure = null)
     {
         var agent = await ConnectAsync(app.VirtualHost);
+        configure?.Invoke(agent);
         await agent.RegisterAsync(cpus, memoryMiB);
         agent.StartHeartbeats(TimeSpan.FromMilliseconds(250));
         await agent.WaitUntilAsync(app, "ONLINE");
@@ -104,7 +162,8 @@ public sealed class FakeAgent : IAsyncDisposable
     {
         var messageId = NewId.NextGuid();
         await _bus.Publish(
-            new HostRegistration(HostId, Name, cpus, memoryMiB, "test-cpu", "test:///default", "test-agent", DateTimeOffset.UtcNow),
+            new HostRegistration(HostId, Name, cpus, memoryMiB, "test-cpu", LibvirtUri, "test-agent", DateTimeOffset.UtcNow,
+                CpuFeatures, LiveMigration, MigrateAddress, PeerLibvirtUri),
             c => c.MessageId = messageId);
         return messageId;
     }
@@ -203,6 +262,21 @@ public sealed class FakeAgent : IAsyncDisposable
             new DomainOperationFinished(
                 operation.OperationId, operation.CommandId, operation.CorrelationId, operation.Domain.VmId, HostId, succeeded, observed,
                 errorCode, errorMessage, DateTimeOffset.UtcNow),
+            c =>
+            {
+                c.MessageId = messageId;
+                c.CorrelationId = operation.CorrelationId;
+            });
+        return messageId;
+    }
+
+    /// <summary>A live migration's job figures, as the source host's agent reports them while it copies memory.</summary>
+    public async Task<Guid> ReportProgressAsync(RunDomainOperation operation, long totalBytes, long processedBytes, double elapsedSeconds)
+    {
+        var messageId = NewId.NextGuid();
+        await _bus.Publish(
+            new DomainOperationProgress(operation.OperationId, operation.Domain.VmId, HostId, totalBytes, processedBytes, totalBytes - processedBytes,
+                elapsedSeconds, DateTimeOffset.UtcNow),
             c =>
             {
                 c.MessageId = messageId;
@@ -325,6 +399,15 @@ public sealed class FakeAgent : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _bus.StopAsync(cts.Token);
     }
+}
+
+/// <summary>What a fake agent reports for a domain operation it answers on its own.</summary>
+public sealed record DomainAnswer(bool Succeeded, DomainPowerState Observed, string? ErrorCode = null, string? ErrorMessage = null)
+{
+    public static DomainAnswer Ok(DomainPowerState observed) => new(true, observed);
+
+    /// <summary>Success with the power state the operation asked for (a libvirt-like outcome).</summary>
+    public static DomainAnswer AsAsked(RunDomainOperation m) => new(true, m.Kind == DomainOperationKind.Delete ? DomainPowerState.Stopped : m.DesiredPowerState);
 }
 
 /// <summary>
