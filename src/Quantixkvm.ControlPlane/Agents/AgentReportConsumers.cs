@@ -122,13 +122,12 @@ public sealed class HostReportConsumer(
 
     /// <summary>
     /// Domains of VMs that now live elsewhere (moved away, or restarted by HA while this host was fenced) or no longer
-    /// exist are released: destroyed and undefined, volumes kept. A running one is released only if this host was
-    /// fenced since (its VM was restarted elsewhere) or the VM is deleted; otherwise it may be the landing of a migration
-    /// whose outcome is not yet recorded, and it is only logged. Domains of VMs with a move under way are left alone.
+    /// exist are released: destroyed and undefined, volumes kept. A running one is released only when the VM's own host
+    /// reports it running too (or the VM is deleted); otherwise it may be the only instance (a migration whose outcome
+    /// was not recorded), and it is only logged. Domains of VMs with a move under way are left alone.
     /// </summary>
     private async Task ReleaseLeftoversAsync(HostInventory m, ConsumeContext context)
     {
-        var host = await session.LoadAsync<HostView>(m.HostId, context.CancellationToken);
         var release = new List<Guid>();
         foreach (var domain in m.Domains.Where(d => d.VmId is not null))
         {
@@ -138,8 +137,10 @@ public sealed class HostReportConsumer(
                 continue;
             }
 
-            var wasFenced = host?.FencedAt is not null;
-            if (vm is null || vm.DeletedAt is not null || domain.PowerState != DomainPowerState.Running || wasFenced)
+            // Running here and reported running by the VM's own host (e.g. restarted there by HA while this host was fenced):
+            // two instances, and this one is the stale one.
+            var runsWhereRecorded = vm is { PowerState: PowerState.Running };
+            if (vm is null || vm.DeletedAt is not null || domain.PowerState != DomainPowerState.Running || runsWhereRecorded)
             {
                 release.Add(domain.VmId.Value);
             }
