@@ -7,69 +7,22 @@ using Quantixkvm.Testing;
 
 namespace Quantixkvm.Agent.Tests;
 
-/// <summary>
-/// Two hosts on this machine: two private libvirtd daemons, each with its own host UUID, running as the same user (so
-/// both QEMUs can open a disk in either's folder), and the test guest image booted under TCG.
-/// </summary>
-public sealed class TwoHosts : IAsyncLifetime
+/// <summary>Two hosts on this machine (<see cref="TwoDaemons"/>) and the source agent's own connection.</summary>
+public sealed class TwoHosts : TwoDaemons
 {
-    public LibvirtDaemon Source { get; private set; } = null!;
-
-    public LibvirtDaemon Target { get; private set; } = null!;
-
-    /// <summary>The test's own view of the source daemon.</summary>
-    public LibvirtConnection SourceLibvirt { get; private set; } = null!;
-
-    public LibvirtConnection TargetLibvirt { get; private set; } = null!;
-
     /// <summary>The source agent's connection.</summary>
     public HypervisorConnection SourceHypervisor { get; private set; } = null!;
 
-    public string GuestImagePath { get; private set; } = "";
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        var image = GuestImage.BuildAsync();
-        var source = LibvirtDaemon.StartAsync();
-        var target = LibvirtDaemon.StartAsync();
-        Source = await source;
-        Target = await target;
-        SourceLibvirt = LibvirtConnection.Open(Source.QemuSessionUri);
-        TargetLibvirt = LibvirtConnection.Open(Target.QemuSessionUri);
+        await base.InitializeAsync();
         SourceHypervisor = new HypervisorConnection(Source.QemuSessionUri);
-        GuestImagePath = await image;
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         SourceHypervisor?.Dispose();
-        foreach (var libvirt in new[] { SourceLibvirt, TargetLibvirt })
-        {
-            if (libvirt is null)
-            {
-                continue;
-            }
-
-            foreach (var domain in libvirt.ListAllDomains())
-            {
-                using (domain)
-                {
-                    TestHypervisor.Remove(libvirt, domain.Uuid);
-                }
-            }
-
-            libvirt.Dispose();
-        }
-
-        if (Source is not null)
-        {
-            await Source.DisposeAsync();
-        }
-
-        if (Target is not null)
-        {
-            await Target.DisposeAsync();
-        }
+        await base.DisposeAsync();
     }
 
     /// <summary>Defines and starts a VM's domain on the source (an overlay of the test image) and waits until the guest has booted.</summary>

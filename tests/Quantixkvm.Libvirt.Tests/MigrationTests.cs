@@ -3,65 +3,8 @@ using Quantixkvm.Testing;
 
 namespace Quantixkvm.Libvirt.Tests;
 
-/// <summary>
-/// Two private libvirtd daemons on this machine (each with its own host UUID, both running as the same user, so
-/// both QEMUs can open a disk in either's folder) and the test guest image: two hosts a real TCG guest can move between.
-/// </summary>
-public sealed class TwoDaemonsFixture : IAsyncLifetime
-{
-    public LibvirtDaemon Source { get; private set; } = null!;
-
-    public LibvirtDaemon Target { get; private set; } = null!;
-
-    public LibvirtConnection SourceLibvirt { get; private set; } = null!;
-
-    public LibvirtConnection TargetLibvirt { get; private set; } = null!;
-
-    public string GuestImagePath { get; private set; } = "";
-
-    public async Task InitializeAsync()
-    {
-        var image = GuestImage.BuildAsync();
-        var source = LibvirtDaemon.StartAsync();
-        var target = LibvirtDaemon.StartAsync();
-        Source = await source;
-        Target = await target;
-        SourceLibvirt = LibvirtConnection.Open(Source.QemuSessionUri);
-        TargetLibvirt = LibvirtConnection.Open(Target.QemuSessionUri);
-        GuestImagePath = await image;
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var libvirt in new[] { SourceLibvirt, TargetLibvirt })
-        {
-            if (libvirt is null)
-            {
-                continue;
-            }
-
-            foreach (var domain in libvirt.ListAllDomains())
-            {
-                using (domain)
-                {
-                    TestDriver.Remove(libvirt, domain.Uuid);
-                }
-            }
-
-            libvirt.Dispose();
-        }
-
-        if (Source is not null)
-        {
-            await Source.DisposeAsync();
-        }
-
-        if (Target is not null)
-        {
-            await Target.DisposeAsync();
-        }
-    }
-}
+/// <summary>Two daemons and the test guest image (<see cref="TwoDaemons"/>).</summary>
+public sealed class TwoDaemonsFixture : TwoDaemons;
 
 /// <summary>Live migration of a real (TCG) guest between two daemons; each test boots its own guest (~10 s).</summary>
 public sealed class MigrationTests(TwoDaemonsFixture hosts) : IClassFixture<TwoDaemonsFixture>
