@@ -373,8 +373,9 @@ ceph_complete() {
 
 cmd_start() {
   local t0=$SECONDS mon_pid osd_pid
-  ceph_require_tools
+  # The data folder first: the tools check also checks that the ceph user can enter it (which fails while it is missing).
   mkdir -p "$QKVM_DATA" "$CEPH_DIR"
+  ceph_require_tools
   exec 9>"$CEPH_DIR/ceph.lock"
   flock 9
   ceph_make_dirs

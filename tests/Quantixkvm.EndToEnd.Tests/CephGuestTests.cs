@@ -10,7 +10,7 @@ namespace Quantixkvm.EndToEnd.Tests;
 /// The Ceph pool is shared with other tests: the images this platform's tests make are named uniquely and removed
 /// once the guests are gone.
 /// </summary>
-public sealed class CephGuestPlatform : GuestPlatform
+public class CephGuestPlatform : GuestPlatform
 {
     private readonly List<string> _images = [];
 
@@ -31,13 +31,37 @@ public sealed class CephGuestPlatform : GuestPlatform
         await base.PrepareAsync(daemon);
     }
 
-    protected override IEnumerable<KeyValuePair<string, string>> AgentSettings() =>
+    protected override IEnumerable<KeyValuePair<string, string>> AgentSettings(Quantixkvm.Testing.LibvirtDaemon daemon) =>
     [
-        .. base.AgentSettings(),
-        new("Agent__WorkDirectory", Path.Combine(Daemon.Root, "agent-work")),
+        .. base.AgentSettings(daemon),
+        new("Agent__WorkDirectory", Path.Combine(daemon.Root, "agent-work")),
         new("Agent__Ceph__ConfPath", Ceph.ConfPath),
         new("Agent__Ceph__KeyringPath", Ceph.KeyringPath),
     ];
+
+    /// <summary>
+    /// An RBD pool on the shared Ceph pool, the guest image imported into it (removed afterwards), and a template of it
+    /// (1 vCPU, 128 MiB) for VMs that boot from RBD clones of the image; returns the pool's and the template's ids.
+    /// </summary>
+    public async Task<(string PoolId, string TemplateId)> RbdGuestTemplateAsync(string suffix, TimeSpan timeout)
+    {
+        var pool = await StorageOperationSucceededAsync(
+            "mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { operation { id } pool { id } } }",
+            new { input = new { name = $"ceph-{suffix}", kind = "RBD", cephPool = Ceph.Pool, cephMonitors = new[] { Ceph.Monitor }, cephUser = Ceph.User } },
+            "createStoragePool", timeout);
+        var poolId = pool["pool"]!["id"]!.GetValue<string>();
+        var imageName = $"busybox-{suffix}";
+        RemoveAfterwards(imageName);
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(GuestImage)));
+        var image = await StorageOperationSucceededAsync(
+            "mutation($input: ImportImageInput!) { importImage(input: $input) { operation { id } volume { id } } }",
+            new { input = new { poolId, name = imageName, url = new Uri(GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage", timeout);
+        var templateId = (await Api.DataAsync(
+            "mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { id } }",
+            new { input = new { name = $"busybox-ceph-{suffix}", vcpus = 1, memoryMiB = 128, imageId = image["volume"]!["id"]!.GetValue<string>() } }))
+            ["createTemplate"]!["id"]!.GetValue<string>();
+        return (poolId, templateId);
+    }
 
     public override async Task DisposeAsync()
     {

@@ -12,7 +12,7 @@ public class GuestPlatform : Platform
     public string ConsoleFolder { get; private set; } = "";
     public string PoolFolder { get; private set; } = "";
 
-    public override string LibvirtUri => Daemon.QemuSessionUri;
+    protected override string LibvirtUriOf(LibvirtDaemon daemon) => daemon.QemuSessionUri;
 
     /// <summary>Guest boots under TCG take seconds, more on a loaded machine.</summary>
     protected override int OperationDeadlineSeconds => 120;
@@ -22,21 +22,40 @@ public class GuestPlatform : Platform
     protected override async Task PrepareAsync(LibvirtDaemon daemon)
     {
         GuestImage = await Quantixkvm.Testing.GuestImage.BuildAsync();
-        ConsoleFolder = await daemon.CreateFolderAsync("consoles");
-        await daemon.CreateFolderAsync("seeds");
+        await PrepareHostAsync(daemon);
+        ConsoleFolder = Path.Combine(daemon.Root, "consoles");
         PoolFolder = Path.Combine(daemon.Root, "pools", "local");
     }
 
-    protected override IEnumerable<KeyValuePair<string, string>> AgentSettings() =>
+    /// <summary>The folders an agent on <paramref name="daemon"/> gives its QEMU: consoles and seeds.</summary>
+    protected static async Task PrepareHostAsync(LibvirtDaemon daemon)
+    {
+        await daemon.CreateFolderAsync("consoles");
+        await daemon.CreateFolderAsync("seeds");
+    }
+
+    protected override IEnumerable<KeyValuePair<string, string>> AgentSettings(LibvirtDaemon daemon) =>
     [
         new("Agent__ImportRoots__0", Path.GetDirectoryName(GuestImage)!),
-        new("Agent__ConsoleLogDirectory", ConsoleFolder),
-        new("Agent__SeedDirectory", Path.Combine(Daemon.Root, "seeds")),
+        new("Agent__ConsoleLogDirectory", Path.Combine(daemon.Root, "consoles")),
+        new("Agent__SeedDirectory", Path.Combine(daemon.Root, "seeds")),
     ];
 
     protected override Task BeforeDaemonStopsAsync()
     {
-        foreach (var domain in Libvirt.ListAllDomains())
+        // Null when the platform failed to start before it connected.
+        if (Libvirt is not null)
+        {
+            DestroyDomains(Libvirt);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Destroys every running domain of a daemon: QEMU processes outlive their libvirtd.</summary>
+    protected static void DestroyDomains(Quantixkvm.Libvirt.LibvirtConnection libvirt)
+    {
+        foreach (var domain in libvirt.ListAllDomains())
         {
             using (domain)
             {
@@ -50,8 +69,6 @@ public class GuestPlatform : Platform
                 }
             }
         }
-
-        return Task.CompletedTask;
     }
 }
 

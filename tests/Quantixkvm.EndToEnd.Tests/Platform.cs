@@ -29,13 +29,13 @@ public class Platform : IAsyncLifetime
     public Uri Endpoint { get; private set; } = null!;
     public string HostName { get; } = TestServices.UniqueName("e2e-host");
     /// <summary>The agent's hypervisor: the test driver here; a real QEMU in <see cref="GuestPlatform"/>.</summary>
-    public virtual string LibvirtUri => _libvirt!.TestDriverUri;
+    public string LibvirtUri => LibvirtUriOf(_libvirt!);
     public int Port { get; } = PlatformProcess.FreePort();
 
     /// <summary>The test's own view of the agent's hypervisor; held open for the fixture's life, which also keeps the test driver's state.</summary>
     public LibvirtConnection Libvirt { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await TestServices.CreateVirtualHostAsync(_vhost);
         _libvirt = await LibvirtDaemon.StartAsync();
@@ -50,8 +50,11 @@ public class Platform : IAsyncLifetime
     /// <summary>Folders and files the agent needs before it starts.</summary>
     protected virtual Task PrepareAsync(LibvirtDaemon daemon) => Task.CompletedTask;
 
-    /// <summary>Settings of the agent beyond the common ones.</summary>
-    protected virtual IEnumerable<KeyValuePair<string, string>> AgentSettings() => [];
+    /// <summary>How an agent on <paramref name="daemon"/> reaches its hypervisor: the test driver here.</summary>
+    protected virtual string LibvirtUriOf(LibvirtDaemon daemon) => daemon.TestDriverUri;
+
+    /// <summary>Settings of an agent on <paramref name="daemon"/> beyond the common ones.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string>> AgentSettings(LibvirtDaemon daemon) => [];
 
     /// <summary>Before the daemon stops: QEMU processes outlive their libvirtd, so real domains are destroyed first.</summary>
     protected virtual Task BeforeDaemonStopsAsync() => Task.CompletedTask;
@@ -117,26 +120,36 @@ public class Platform : IAsyncLifetime
 
     public async Task StartAgentAsync()
     {
+        Agent = StartAgentProcess(HostName, _libvirt!);
+        await WaitForHostOnlineAsync(HostName, Agent);
+    }
+
+    /// <summary>Starts an agent for host <paramref name="hostName"/> on <paramref name="daemon"/>'s hypervisor (not waiting for it).</summary>
+    protected PlatformProcess StartAgentProcess(string hostName, LibvirtDaemon daemon)
+    {
         var settings = new Dictionary<string, string>
         {
-            ["Agent__HostName"] = HostName,
-            ["Agent__LibvirtUri"] = LibvirtUri,
+            ["Agent__HostName"] = hostName,
+            ["Agent__LibvirtUri"] = LibvirtUriOf(daemon),
             ["Agent__HeartbeatSeconds"] = "1",
             ["Agent__InventorySeconds"] = "3600",
             ["RabbitMq__VirtualHost"] = _vhost,
         };
-        foreach (var (key, value) in AgentSettings())
+        foreach (var (key, value) in AgentSettings(daemon))
         {
             settings[key] = value;
         }
 
-        Agent = PlatformProcess.Start("Quantixkvm.Agent", settings);
-        await WaitAsync(async () =>
+        return PlatformProcess.Start("Quantixkvm.Agent", settings);
+    }
+
+    /// <summary>Waits until the host has registered and is ONLINE.</summary>
+    protected Task WaitForHostOnlineAsync(string hostName, PlatformProcess agent) =>
+        WaitAsync(async () =>
         {
             var data = await Api.DataAsync("{ hosts { name state } }");
-            return data["hosts"]!.AsArray().Any(h => h!["name"]!.GetValue<string>() == HostName && h["state"]!.GetValue<string>() == "ONLINE");
-        }, TimeSpan.FromSeconds(60), $"host {HostName} to be registered and ONLINE", Agent);
-    }
+            return data["hosts"]!.AsArray().Any(h => h!["name"]!.GetValue<string>() == hostName && h["state"]!.GetValue<string>() == "ONLINE");
+        }, TimeSpan.FromSeconds(60), $"host {hostName} to be registered and ONLINE", agent);
 
     /// <summary>Polls until the condition holds; on timeout the failure includes the process's recent output.</summary>
     public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null)
