@@ -240,7 +240,11 @@ public sealed class MigrationType : ObjectGraphType<MigrationUpdate>
         Field<NonNullGraphType<DateTimeOffsetGraphType>>("requestedAt").Resolve(c => c.Source.Migration.RequestedAt);
         Field<DateTimeOffsetGraphType>("cancelRequestedAt").Resolve(c => c.Source.Migration.CancelRequestedAt);
         Field<DateTimeOffsetGraphType>("finishedAt").Resolve(c => c.Source.Migration.FinishedAt);
-        Field<MigrationProgressType>("progress").Resolve(c => c.Source.Progress);
+        // Reports come about once a second, so the last one before success is short of the end; success means all was sent.
+        Field<MigrationProgressType>("progress").Description("The source host's last report on the job; complete once the migration SUCCEEDED.")
+            .Resolve(c => c.Source is { Migration.Status: MigrationStatus.Succeeded, Progress: { } last }
+                ? last with { DataProcessedBytes = last.DataTotalBytes, DataRemainingBytes = 0 }
+                : c.Source.Progress);
     }
 
     public static async Task<MigrationUpdate?> LoadAsync(IQuerySession session, Guid id, CancellationToken cancellationToken) =>
