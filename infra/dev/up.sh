@@ -94,6 +94,9 @@ LEASE_DIR="$QKVM_DATA/leases"
 mkdir -p "$LEASE_DIR"
 export Agent__LeaseDirectory="${Agent__LeaseDirectory:-$LEASE_DIR}"
 export ControlPlane__Fencing__LeaseDirectory="${ControlPlane__Fencing__LeaseDirectory:-$LEASE_DIR}"
+# Heartbeat every second (the default is 5 s), so a cluster's detection time can be a few seconds here
+# (it must stay well above the heartbeat interval, or a host flaps between ONLINE and UNREACHABLE).
+export Agent__HeartbeatSeconds="${Agent__HeartbeatSeconds:-1}"
 # The hosts are daemons on this machine: migration streams go over loopback.
 export Agent__MigrateAddress="${Agent__MigrateAddress:-127.0.0.1}"
 

@@ -91,7 +91,8 @@ public sealed class HostDirectory(IQuerySession session, TimeProvider clock, IOp
     private HostSnapshot Snapshot(HostView host, HostLiveness? beat, IReadOnlyDictionary<Guid, ClusterView> clusters)
     {
         var cluster = host.ClusterId is { } id ? clusters.GetValueOrDefault(id) : null;
-        var silentFor = clock.GetUtcNow() - (beat?.LastHeartbeatAt ?? DateTimeOffset.MinValue);
+        // A host that has just registered has not had time to send its first heartbeat: its silence counts from then.
+        var silentFor = clock.GetUtcNow() - (beat?.LastHeartbeatAt ?? host.RegisteredAt);
         var status = host.Status == HostStatus.Online && silentFor > TimeSpan.FromSeconds(DetectionSecondsFor(cluster))
             ? HostStatus.Unreachable
             : host.Status;
