@@ -47,6 +47,7 @@ public class RecoveringAVmWithHa
         state.Describe().ShouldBe("RECOVERING");
         state.DesiredPowerState.ShouldBe(PowerState.Running);
         state.PendingMigration.ShouldBeNull();
+        state.ObservedPowerState.ShouldBe(PowerState.Unknown, "nothing has been reported from the new host yet");
     }
 
     [Fact]

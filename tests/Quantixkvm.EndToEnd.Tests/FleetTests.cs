@@ -29,7 +29,7 @@ public sealed class HaTests(FleetPlatform fleet, ITestOutputHelper output) : ICl
             await Platform.WaitAsync(async () =>
             {
                 var vm = await fleet.VmAsync(vmId);
-                return vm["host"]!["id"]!.GetValue<string>() != doomed.Id && vm["powerState"]!.GetValue<string>() == "RUNNING";
+                return vm["host"]!["id"]!.GetValue<string>() != doomed.Id && vm["powerState"]!.GetValue<string>() == "RUNNING" && vm["currentOperation"] is null;
             }, TimeSpan.FromSeconds(90), $"VM {vmId} to run on another host", fleet.ControlPlane);
         }
 
@@ -49,7 +49,8 @@ public sealed class HaTests(FleetPlatform fleet, ITestOutputHelper output) : ICl
             var vm = await fleet.VmAsync(vmId);
             vm["history"]!.AsArray().Count(e => e!["type"]!.GetValue<string>() == "vm.relocated.v1").ShouldBe(1, $"VM {vmId} is restarted once");
             var places = fleet.WhereIs(vmId, survivors);
-            places.Count.ShouldBe(1, $"VM {vmId} has one domain among the surviving hosts");
+            places.Count.ShouldBe(1, $"VM {vmId} has one domain among the surviving hosts; agents said:\n"
+                + string.Join("\n", survivors.SelectMany(h => h.Agent.Output.Split('\n')).Where(l => l.Contains(vmId, StringComparison.Ordinal) || l.Contains(vmId.Replace("-", ""), StringComparison.Ordinal))));
             places[0].Running.ShouldBeTrue();
             places[0].Host.Id.ShouldBe(vm["host"]!["id"]!.GetValue<string>());
         }
@@ -108,6 +109,9 @@ public sealed class MaintenanceTests(FleetPlatform fleet) : IClassFixture<FleetP
         var others = fleet.Hosts.Skip(1).ToList();
         foreach (var vmId in running)
         {
+            // The host is empty once its VMs belong elsewhere; their restart there may still be finishing.
+            await Platform.WaitAsync(async () => (await fleet.VmAsync(vmId))["currentOperation"] is null, TimeSpan.FromSeconds(30),
+                $"VM {vmId}'s move to end", fleet.ControlPlane);
             var vm = await fleet.VmAsync(vmId);
             vm["host"]!["id"]!.GetValue<string>().ShouldNotBe(host.Id);
             vm["powerState"]!.GetValue<string>().ShouldBe("RUNNING", "a VM that ran runs on its new host");

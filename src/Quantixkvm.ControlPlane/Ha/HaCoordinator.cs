@@ -35,11 +35,25 @@ public sealed class HaCoordinator(
     {
         var directory = services.GetRequiredService<HostDirectory>();
         var session = services.GetRequiredService<IQuerySession>();
+        var leases = services.GetRequiredService<StorageLeaseFencer>();
+        var now = Clock.GetUtcNow();
         foreach (var host in await directory.AllAsync(cancellationToken))
         {
             if (host.Cluster is not { Settings.HaEnabled: true })
             {
                 continue;
+            }
+
+            // Late heartbeats (a third of the detection time): start watching the host's lease, so that if it is dead its
+            // lease has been seen standing still for a while by the time it must be fenced.
+            var silence = now - (host.LastHeartbeatAt ?? host.Host.RegisteredAt);
+            if (silence > TimeSpan.FromSeconds(host.Cluster.Settings.HostFailureDetectionSeconds / 3))
+            {
+                await leases.WatchAsync(host.Host.Id, cancellationToken);
+            }
+            else if (host.Host.Status == HostStatus.Online)
+            {
+                leases.Forget(host.Host.Id);
             }
 
             if (host.Host is { Status: HostStatus.Unreachable, FencingId: null })

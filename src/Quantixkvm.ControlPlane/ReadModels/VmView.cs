@@ -80,7 +80,7 @@ public sealed record VmView
             (VmSnapshotReverted e, _) => view with { CurrentSnapshot = e.Name },
             (VmSnapshotDeleted e, _) => WithoutSnapshot(view, e.Name),
             (VmMigrationRequested e, _) => view with { MigrationId = e.MigrationId },
-            (VmRelocated e, _) => view with { HostId = e.ToHostId, RecoveryBlockedReason = null },
+            (VmRelocated e, _) => view with { HostId = e.ToHostId, RecoveryBlockedReason = null, PowerState = PowerState.Unknown },
             (VmMigrated e, _) => view with { HostId = e.ToHostId, MigrationId = null },
             (VmMigrationFailed, _) => view with { MigrationId = null },
             (VmHaPrioritySet e, _) => view with { HaPriority = e.Priority },

@@ -85,7 +85,8 @@ public static partial class VmDecider
         },
         VmCloudInitConfigured => state with { HasCloudInit = true },
         VmMigrationRequested e => state with { PendingMigration = e },
-        VmRelocated e => state with { HostId = e.ToHostId, RecoveryBlockedReason = null },
+        // Nothing has been reported from the new host yet: the VM's state there is unknown until its Recover says.
+        VmRelocated e => state with { HostId = e.ToHostId, RecoveryBlockedReason = null, ObservedPowerState = PowerState.Unknown },
         VmMigrated e => state with { HostId = e.ToHostId, PendingMigration = null },
         // A cold move with restart powers the VM off first: if the move fails, the VM should run again, not stay asked to stop.
         VmMigrationFailed => state with

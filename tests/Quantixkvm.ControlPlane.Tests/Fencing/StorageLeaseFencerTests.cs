@@ -48,6 +48,47 @@ public sealed class StorageLeaseFencerTests : IDisposable
     }
 
     [Fact]
+    public async Task a_lease_watched_standing_still_before_the_fencing_proves_the_host_off_without_waiting_again()
+    {
+        var target = FencingHost.Target(HostFencing.Default);
+        await File.WriteAllTextAsync(HostLease.PathFor(_leases.Path, target.HostId), new HostLease(target.HostId, 9, 2, DateTimeOffset.UtcNow).ToJson());
+        await using var fencing = await StartFencingAsync();
+        var fencer = (StorageLeaseFencer)fencing.Fencer("storage-lease");
+
+        // HA reads a silent host's lease while it waits for the detection time; 2.5 s later (self-fence 2 s + grace 0.5 s)
+        // it must be fenced, and the lease has stood still all along.
+        await fencer.WatchAsync(target.HostId, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(2.6));
+        await fencer.WatchAsync(target.HostId, CancellationToken.None);
+        var clock = Stopwatch.StartNew();
+        var verdict = await fencer.FenceAsync(target, CancellationToken.None);
+
+        verdict.Fenced.ShouldBeTrue(verdict.Detail);
+        verdict.Detail.ShouldContain("stayed at 9");
+        clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(2), "the stillness seen before counts");
+    }
+
+    [Fact]
+    public async Task a_lease_that_moved_since_it_was_watched_is_timed_from_its_new_value()
+    {
+        var target = FencingHost.Target(HostFencing.Default);
+        var path = HostLease.PathFor(_leases.Path, target.HostId);
+        await File.WriteAllTextAsync(path, new HostLease(target.HostId, 9, 1, DateTimeOffset.UtcNow).ToJson());
+        await using var fencing = await StartFencingAsync();
+        var fencer = (StorageLeaseFencer)fencing.Fencer("storage-lease");
+        await fencer.WatchAsync(target.HostId, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await File.WriteAllTextAsync(path, new HostLease(target.HostId, 10, 1, DateTimeOffset.UtcNow).ToJson());
+
+        var clock = Stopwatch.StartNew();
+        var verdict = await fencer.FenceAsync(target, CancellationToken.None);
+
+        verdict.Fenced.ShouldBeTrue(verdict.Detail);
+        verdict.Detail.ShouldContain("stayed at 10");
+        clock.Elapsed.ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(1.5), "the new value was never seen before: its stillness starts now");
+    }
+
+    [Fact]
     public async Task a_host_that_renews_again_while_it_is_watched_is_not_fenced()
     {
         var target = FencingHost.Target(HostFencing.Default);

@@ -30,7 +30,9 @@ public static class FencingServiceCollectionExtensions
         services.AddSingleton<IHostFencer, AgentFencer>();
         services.AddSingleton<IHostFencer, RedfishFencer>();
         services.AddSingleton<IHostFencer, IpmiFencer>();
-        services.AddSingleton<IHostFencer, StorageLeaseFencer>();
+        // Also by itself: HA feeds it lease readings of silent hosts before they are fenced.
+        services.AddSingleton<StorageLeaseFencer>();
+        services.AddSingleton<IHostFencer>(sp => sp.GetRequiredService<StorageLeaseFencer>());
         services.AddSingleton<HostFencers>();
         return services;
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Quantixkvm.Contracts;
 
@@ -8,14 +9,37 @@ namespace Quantixkvm.ControlPlane.Ha.Fencing;
 /// self-fence time powers its VMs off, so a counter that stands still for longer than that (plus a grace for the
 /// VMs to stop) proves they are off, whether the host is down or merely cut off. A counter that moves at any time
 /// proves the host alive. Counters are compared, never timestamps: host clocks may be skewed. The wait is measured on
-/// the control plane's own clock from the first read of the counter.
+/// the control plane's own clock from the first read of the counter — or from earlier: HA reads the leases of hosts whose
+/// heartbeats are late (<see cref="WatchAsync"/>), and a counter seen at the same value since then has stood still since
+/// then (it only grows), so a host that died well before its fencing is proven off at once.
 /// </summary>
 public sealed class StorageLeaseFencer(IOptions<FencingOptions> options, TimeProvider time) : IHostFencer
 {
     /// <summary>How long to keep re-reading a lease file that holds no lease before giving up on it.</summary>
     private static readonly TimeSpan UnreadableLimit = TimeSpan.FromSeconds(5);
 
+    private readonly ConcurrentDictionary<Guid, (long Counter, long SeenAt)> _watched = new();
+
     public string Name => "storage-lease";
+
+    /// <summary>Reads the host's lease now and remembers since when its counter has had its current value.</summary>
+    public async Task WatchAsync(Guid hostId, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Value.LeaseDirectory))
+        {
+            return;
+        }
+
+        var read = await ReadAsync(HostLease.PathFor(options.Value.LeaseDirectory, hostId), cancellationToken);
+        if (read.Lease is { } lease && lease.HostId == hostId)
+        {
+            var now = time.GetTimestamp();
+            _watched.AddOrUpdate(hostId, (lease.Counter, now), (_, seen) => seen.Counter == lease.Counter ? seen : (lease.Counter, now));
+        }
+    }
+
+    /// <summary>The host is heard from again: earlier readings say nothing about its next silence.</summary>
+    public void Forget(Guid hostId) => _watched.TryRemove(hostId, out _);
 
     public async Task<FenceVerdict> FenceAsync(FenceTarget target, CancellationToken cancellationToken)
     {
@@ -59,7 +83,9 @@ public sealed class StorageLeaseFencer(IOptions<FencingOptions> options, TimePro
                     }
 
                     first = lease;
-                    firstSeenAt = time.GetTimestamp();
+                    firstSeenAt = _watched.TryGetValue(target.HostId, out var seen) && seen.Counter == lease.Counter
+                        ? seen.SeenAt
+                        : time.GetTimestamp();
                 }
                 else if (lease.Counter != first.Counter)
                 {
