@@ -39,6 +39,7 @@ public static class EventCatalog
         (typeof(VmMigrationCancelRequested), "vm.migration-cancel-requested.v1"),
         (typeof(VmHaPrioritySet), "vm.ha-priority-set.v1"),
         (typeof(VmRecoveryBlocked), "vm.recovery-blocked.v1"),
+        (typeof(VmPlaced), "vm.placed.v1"),
         (typeof(HostRegistered), "host.registered.v1"),
         (typeof(HostFactsChanged), "host.facts-changed.v1"),
         (typeof(HostLabelsChanged), "host.labels-changed.v1"),

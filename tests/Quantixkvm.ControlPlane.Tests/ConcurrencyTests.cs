@@ -51,7 +51,7 @@ public sealed class ConcurrencyTests(ControlPlaneFixture fixture) : IClassFixtur
         var events = await App.Events.StreamAsync(vmId);
         events.Select(e => e.Version).ShouldBe(Enumerable.Range(1, events.Count).Select(v => (long)v), "versions are contiguous, no gaps or duplicates");
         events.Select(e => e.Type).ShouldBe(
-            ["vm.created.v1", "vm.operation-requested.v1", "vm.operation-succeeded.v1", "vm.operation-requested.v1"]);
+            ["vm.created.v1", "vm.placed.v1", "vm.operation-requested.v1", "vm.operation-succeeded.v1", "vm.operation-requested.v1"]);
         events[^1].Data["commandId"]!.GetValue<string>().ShouldBe(winner.CommandId);
         winner.Result!.Version.ShouldBe(events[^1].Version);
 
@@ -99,8 +99,8 @@ public sealed class ConcurrencyTests(ControlPlaneFixture fixture) : IClassFixtur
         var answer = await api.SendLifecycleAsync("startVm", vmId.ToString(), expectedVersion: 1);
 
         answer["errors"]![0]!["extensions"]!["code"]!.GetValue<string>().ShouldBe("CONCURRENCY_CONFLICT");
-        answer["errors"]![0]!["extensions"]!["actualVersion"]!.GetValue<long>().ShouldBe(3);
-        (await App.Events.StreamAsync(vmId)).Count.ShouldBe(3);
+        answer["errors"]![0]!["extensions"]!["actualVersion"]!.GetValue<long>().ShouldBe(4, "created, placed, create requested, create succeeded");
+        (await App.Events.StreamAsync(vmId)).Count.ShouldBe(4);
     }
 
     [Fact]

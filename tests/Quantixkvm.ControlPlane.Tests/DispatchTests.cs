@@ -97,10 +97,10 @@ public sealed class DispatchTests(ControlPlaneFixture fixture) : IClassFixture<C
         await App.Consumed.WaitAsync(await Agent.ReportStartedAsync(message));
         await App.Consumed.WaitAsync(await Agent.ReportStartedAsync(message));
         var after = await App.Events.StreamAsync(vmId);
-        after.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.operation-requested.v1", "vm.operation-succeeded.v1", "vm.operation-started.v1"]);
+        after.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.placed.v1", "vm.operation-requested.v1", "vm.operation-succeeded.v1", "vm.operation-started.v1"]);
         var operation = await api.OperationEndsAsync(message.OperationId.ToString(), "SUCCEEDED");
         operation["acceptedByHostAt"].ShouldNotBeNull();
-        before.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.operation-requested.v1", "vm.operation-succeeded.v1"]);
+        before.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.placed.v1", "vm.operation-requested.v1", "vm.operation-succeeded.v1"]);
         var succeeded = before[^1];
         succeeded.CorrelationId.ShouldBe(message.CorrelationId.ToString(), "the outcome keeps the request's correlation id");
         succeeded.CausationId.ShouldBe(message.OperationId.ToString(), "the outcome is caused by the operation");

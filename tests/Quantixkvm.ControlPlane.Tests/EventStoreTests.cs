@@ -17,8 +17,8 @@ public sealed class EventStoreTests(ControlPlaneFixture fixture) : IClassFixture
 
         var events = await fixture.App.Events.StreamAsync(vmId);
 
-        events.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.operation-requested.v1"]);
-        events.Select(e => e.Version).ShouldBe([1L, 2L]);
+        events.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.placed.v1", "vm.operation-requested.v1"]);
+        events.Select(e => e.Version).ShouldBe([1L, 2L, 3L]);
         foreach (var e in events)
         {
             e.CorrelationId.ShouldBe(correlation.ToString(), $"{e.Type} carries the request's X-Correlation-Id");
@@ -26,9 +26,9 @@ public sealed class EventStoreTests(ControlPlaneFixture fixture) : IClassFixture
             e.UserName.ShouldBe("user:anonymous", $"{e.Type} names its actor");
         }
 
-        events[1].Data["operationId"]!.GetValue<string>().ShouldBe(created.Str("operation.id"));
-        events[1].Data["commandId"]!.GetValue<string>().ShouldBe(commandId);
-        events[1].Data["kind"]!.GetValue<string>().ShouldBe("Create");
+        events[2].Data["operationId"]!.GetValue<string>().ShouldBe(created.Str("operation.id"));
+        events[2].Data["commandId"]!.GetValue<string>().ShouldBe(commandId);
+        events[2].Data["kind"]!.GetValue<string>().ShouldBe("Create");
         events.ShouldAllBe(e => e.Data.Count > 0);
         foreach (var e in events)
         {
@@ -71,7 +71,7 @@ public sealed class EventStoreTests(ControlPlaneFixture fixture) : IClassFixture
         second.Str("operation.id").ShouldBe(first.Str("operation.id"));
         second.Str("operation.commandId").ShouldBe(commandId);
         var events = await fixture.App.Events.StreamAsync(Guid.Parse(first.Str("vm.id")));
-        events.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.operation-requested.v1"], "one stream, two events, nothing repeated");
+        events.Select(e => e.Type).ShouldBe(["vm.created.v1", "vm.placed.v1", "vm.operation-requested.v1"], "one stream, three events, nothing repeated");
         var named = await api.DataAsync("{ vms { id name } }");
         named["vms"]!.AsArray().Count(v => v!["name"]!.GetValue<string>() == "only-once").ShouldBe(1);
     }
@@ -94,7 +94,7 @@ public sealed class EventStoreTests(ControlPlaneFixture fixture) : IClassFixture
         results.Select(r => r["data"]!["createVm"]!.Str("vm.id")).Distinct().Count().ShouldBe(1);
         results.Select(r => r["data"]!["createVm"]!.Str("operation.id")).Distinct().Count().ShouldBe(1);
         var events = await fixture.App.Events.StreamAsync(Guid.Parse(results[0]["data"]!["createVm"]!.Str("vm.id")));
-        events.Select(e => e.Version).ShouldBe([1L, 2L]);
+        events.Select(e => e.Version).ShouldBe([1L, 2L, 3L]);
     }
 
     [Fact]

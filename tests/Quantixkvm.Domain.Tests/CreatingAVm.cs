@@ -22,6 +22,21 @@ public class CreatingAVm
     }
 
     [Fact]
+    public void a_create_placed_by_the_scheduler_records_the_decision_with_its_reasons()
+    {
+        var rejection = new Placement.HostRejection(Guid.NewGuid(), "kvm-02", "memory", "the VM needs 4096 MiB; 1024 MiB of 65536 MiB are free");
+        var placement = new Placement.PlacementRecord(
+            Fixed.HostId, "kvm-01", Placement.PlacementStrategy.Spread, 2, new Dictionary<string, int> { ["memory"] = 1 }, [rejection], false);
+
+        var accepted = VmSpec.Given().When(Cmd.Create(start: false) with { Placement = placement }).ThenAccepted();
+
+        accepted.Events.Select(e => e.GetType()).ShouldBe([typeof(VmCreated), typeof(VmPlaced), typeof(VmOperationRequested)]);
+        var placed = accepted.Events.OfType<VmPlaced>().Single();
+        placed.Purpose.ShouldBe("create");
+        placed.Placement.ShouldBeSameAs(placement);
+    }
+
+    [Fact]
     public void creating_a_vm_that_should_start_asks_for_it_running()
     {
         VmSpec.Given()

@@ -42,6 +42,7 @@ public sealed class VmCommands(
         try
         {
             Guid hostId;
+            PlacementRecord? placement = null;
             if (existing is null)
             {
                 // Volumes first, in id order (no deadlock between two creates), then placement.
@@ -52,7 +53,7 @@ public sealed class VmCommands(
 
                 var diskHost = await CheckVolumesAsync(vmId, request.Disks ?? [], request.HostId, "create", cancellationToken);
                 locks.Add(await AdvisoryLock.PlacementAsync(store, cancellationToken));
-                hostId = await PlaceAsync(vmId, request with { HostId = request.HostId ?? diskHost }, cancellationToken);
+                (hostId, placement) = await PlaceAsync(vmId, request with { HostId = request.HostId ?? diskHost }, cancellationToken);
             }
             else
             {
@@ -63,7 +64,7 @@ public sealed class VmCommands(
                 vmId, VmState.Initial, VmDecider.Evolve,
                 (state, context) => VmDecider.Decide(
                     new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
-                        request.Disks, request.CloudInit),
+                        request.Disks, request.CloudInit, placement),
                     state),
                 metadata, expectedVersion: null, cancellationToken);
             if (request.HaPriority is { } priority)
@@ -152,7 +153,7 @@ public sealed class VmCommands(
             (state, context) => VmDecider.Decide(build(context, options.Value.Timeouts), state),
             metadata, expectedVersion, cancellationToken);
 
-    private async Task<Guid> PlaceAsync(Guid vmId, CreateVmRequest request, CancellationToken cancellationToken)
+    private async Task<(Guid HostId, PlacementRecord Record)> PlaceAsync(Guid vmId, CreateVmRequest request, CancellationToken cancellationToken)
     {
         if (request.HostId is { } requested && await hosts.FindAsync(requested, cancellationToken) is null)
         {
@@ -165,11 +166,14 @@ public sealed class VmCommands(
         }
 
         var inputs = await hosts.PlacementInputsAsync(cancellationToken);
+        var strategy = inputs.SettingsOf(request.ClusterId).PlacementStrategy;
         var placement = HostPlacement.Place(
             new PlacementRequest(
                 vmId, request.Vcpus, request.MemoryMiB, request.HostId, request.ClusterId, request.RequiredLabels,
-                Rules: inputs.RulesOf(request.ClusterId), Strategy: inputs.SettingsOf(request.ClusterId).PlacementStrategy),
+                Rules: inputs.RulesOf(request.ClusterId), Strategy: strategy),
             inputs.Hosts);
-        return placement.HostId ?? throw new NoHostAvailableException(placement);
+        return placement.HostId is { } chosen
+            ? (chosen, PlacementRecord.Of(placement, strategy, inputs.Hosts, chosen))
+            : throw new NoHostAvailableException(placement);
     }
 }

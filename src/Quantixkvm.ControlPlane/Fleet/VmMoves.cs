@@ -42,15 +42,16 @@ public sealed class VmMoves(VmCommands vms, HostDirectory hosts, IQuerySession s
         var mode = request.Mode ?? (running ? MigrationMode.Live : MigrationMode.Cold);
         await using var held = await AdvisoryLock.PlacementAsync(store, cancellationToken);
         var inputs = await hosts.PlacementInputsAsync(cancellationToken);
-        var target = await PlanAsync(vm, request.TargetHostId, mode, inputs, cancellationToken);
-        return await Decide(vm, request, target, mode, metadata, expectedVersion, cancellationToken);
+        var (target, placement) = await PlanAsync(vm, request.TargetHostId, mode, inputs, cancellationToken);
+        return await Decide(vm, request, target, mode, metadata, expectedVersion, cancellationToken, placement);
     }
 
     /// <summary>
     /// Where the VM may go, or a rejection naming every reason: placement's per-host verdicts (its own host excluded),
     /// live-migration support of both hosts, and storage the target can reach.
     /// </summary>
-    public async Task<Guid> PlanAsync(VmView vm, Guid? targetHostId, MigrationMode mode, PlacementInputs inputs, CancellationToken cancellationToken)
+    public async Task<(Guid HostId, PlacementRecord Record)> PlanAsync(
+        VmView vm, Guid? targetHostId, MigrationMode mode, PlacementInputs inputs, CancellationToken cancellationToken)
     {
         await CheckStorageAsync(vm, cancellationToken);
         var source = inputs.Hosts.FirstOrDefault(h => h.HostId == vm.HostId);
@@ -74,15 +75,16 @@ public sealed class VmMoves(VmCommands vms, HostDirectory hosts, IQuerySession s
         var candidates = liveCapable is null
             ? inputs.Hosts
             : inputs.Hosts.Where(h => liveCapable.Contains(h.HostId) || h.HostId == vm.HostId).ToList();
+        var strategy = inputs.SettingsOf(source?.ClusterId).PlacementStrategy;
         var placement = HostPlacement.Place(
             new PlacementRequest(
                 vm.Id, vm.Vcpus, vm.MemoryMiB, targetHostId, clusterId,
-                Rules: inputs.RulesOf(source?.ClusterId), Strategy: inputs.SettingsOf(source?.ClusterId).PlacementStrategy,
+                Rules: inputs.RulesOf(source?.ClusterId), Strategy: strategy,
                 ExcludedHosts: new HashSet<Guid> { vm.HostId }, ExclusionReason: "the VM is already on this host"),
             candidates);
         if (placement.HostId is { } chosen)
         {
-            return chosen;
+            return (chosen, PlacementRecord.Of(placement, strategy, candidates, chosen));
         }
 
         // Hosts left out for want of live migration are named too, so the explanation covers every host.
@@ -92,9 +94,10 @@ public sealed class VmMoves(VmCommands vms, HostDirectory hosts, IQuerySession s
     }
 
     private Task<CommandResult> Decide(
-        VmView vm, MoveRequest request, Guid target, MigrationMode mode, CommandMetadata metadata, long? expectedVersion, CancellationToken cancellationToken) =>
+        VmView vm, MoveRequest request, Guid target, MigrationMode mode, CommandMetadata metadata, long? expectedVersion, CancellationToken cancellationToken,
+        PlacementRecord? placement = null) =>
         vms.HandleAsync(
-            vm.Id, (ctx, timeouts) => new MigrateVm(ctx, timeouts, target, mode, request.RestartOnTarget, request.Reason),
+            vm.Id, (ctx, timeouts) => new MigrateVm(ctx, timeouts, target, mode, request.RestartOnTarget, request.Reason, placement),
             metadata, expectedVersion, cancellationToken);
 
     /// <summary>A dir pool lives on one host: its volumes cannot follow the VM. RBD (and any pool without a host) can.</summary>

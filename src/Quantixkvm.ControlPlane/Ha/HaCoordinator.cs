@@ -171,8 +171,9 @@ public sealed class HaCoordinator(
                 continue;
             }
 
+            var record = PlacementRecord.Of(placement, settings.PlacementStrategy, candidates, target);
             var result = await vms.HandleAsync(
-                vm.Id, (ctx, timeouts) => new RecoverVm(ctx, timeouts, host.Id, target, $"HA restart: host '{host.Name}' failed and was fenced by {host.FencedBy}"),
+                vm.Id, (ctx, timeouts) => new RecoverVm(ctx, timeouts, host.Id, target, $"HA restart: host '{host.Name}' failed and was fenced by {host.FencedBy}", record),
                 metadata, null, cancellationToken);
             if (result.Appended)
             {

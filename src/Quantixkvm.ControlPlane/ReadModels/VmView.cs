@@ -31,6 +31,9 @@ public sealed record VmView
 
     public HaPriority HaPriority { get; init; } = HaPriority.Medium;
 
+    /// <summary>The last placement decision for the VM (create, migration or HA restart), with its reasons.</summary>
+    public VmPlaced? LastPlacement { get; init; }
+
     /// <summary>The move under way, if any (see <see cref="MigrationView"/>).</summary>
     public Guid? MigrationId { get; init; }
 
@@ -84,6 +87,7 @@ public sealed record VmView
             (VmMigrated e, _) => view with { HostId = e.ToHostId, MigrationId = null },
             (VmMigrationFailed, _) => view with { MigrationId = null },
             (VmHaPrioritySet e, _) => view with { HaPriority = e.Priority },
+            (VmPlaced e, _) => view with { LastPlacement = e },
             (VmRecoveryBlocked e, _) => view with { RecoveryBlockedReason = e.Reason },
             // A detach that failed leaves the disk attached.
             (VmOperationFailed or VmOperationTimedOut, _) => view with

@@ -89,3 +89,28 @@ public sealed record PlacementResult(Guid? HostId, IReadOnlyList<HostRejection> 
         ? "there are no registered hosts"
         : string.Join("; ", Rejections.Select(r => $"{r.HostName}: {r.Filter}: {r.Reason}"));
 }
+
+/// <summary>
+/// A placement decision as it is recorded with the VM (<c>vm.placed.v1</c>): where it went, how many hosts were
+/// weighed, how many each filter rejected, and for the first <see cref="MaxListed"/> rejected hosts the filter and
+/// reason (a 10,000-host fleet would otherwise write megabytes per decision).
+/// </summary>
+public sealed record PlacementRecord(
+    Guid HostId, string HostName, PlacementStrategy Strategy, int HostsConsidered, IReadOnlyDictionary<string, int> RejectedByFilter,
+    IReadOnlyList<HostRejection> Rejections, bool RejectionsTruncated)
+{
+    public const int MaxListed = 100;
+
+    public static PlacementRecord Of(PlacementResult result, PlacementStrategy strategy, IReadOnlyList<HostCandidate> hosts, Guid chosen)
+    {
+        var byFilter = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var rejection in result.Rejections)
+        {
+            byFilter[rejection.Filter] = byFilter.GetValueOrDefault(rejection.Filter) + 1;
+        }
+
+        var name = hosts.FirstOrDefault(h => h.HostId == chosen)?.Name ?? "";
+        return new PlacementRecord(
+            chosen, name, strategy, hosts.Count, byFilter, [.. result.Rejections.Take(MaxListed)], result.Rejections.Count > MaxListed);
+    }
+}

@@ -16,7 +16,8 @@ public abstract record VmLifecycleCommand(CommandContext Context, OperationTimeo
 public sealed record CreateVm(
     CommandContext Context, OperationTimeouts Timeouts,
     Guid VmId, string Name, int Vcpus, int MemoryMiB, Guid HostId, bool Start,
-    IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null) : VmLifecycleCommand(Context, Timeouts)
+    IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null, Placement.PlacementRecord? Placement = null)
+    : VmLifecycleCommand(Context, Timeouts)
 {
     public override OperationKind Kind => OperationKind.Create;
 }
@@ -117,7 +118,8 @@ public sealed record ObserveDisks(CommandContext Context, IReadOnlyList<Guid> Pr
 /// Cold needs it stopped, or running with <c>RestartOnTarget</c> (powered off here, started there).
 /// </summary>
 public sealed record MigrateVm(
-    CommandContext Context, OperationTimeouts Timeouts, Guid TargetHostId, MigrationMode Mode, bool RestartOnTarget, string Reason)
+    CommandContext Context, OperationTimeouts Timeouts, Guid TargetHostId, MigrationMode Mode, bool RestartOnTarget, string Reason,
+    Placement.PlacementRecord? Placement = null)
     : VmCommand(Context);
 
 /// <summary>Asks the source host to abort a live migration under way; its outcome then reports the cancellation.</summary>
@@ -127,7 +129,8 @@ public sealed record CancelMigration(CommandContext Context) : VmCommand(Context
 /// HA: the VM's host <c>FromHostId</c> has been fenced; define and start the VM on <c>TargetHostId</c>. Decided once: a VM
 /// no longer on <c>FromHostId</c> is left alone, so a repeat (or a second coordinator) cannot start it twice.
 /// </summary>
-public sealed record RecoverVm(CommandContext Context, OperationTimeouts Timeouts, Guid FromHostId, Guid TargetHostId, string Reason)
+public sealed record RecoverVm(
+    CommandContext Context, OperationTimeouts Timeouts, Guid FromHostId, Guid TargetHostId, string Reason, Placement.PlacementRecord? Placement = null)
     : VmCommand(Context);
 
 /// <summary>HA found no host for the VM; recorded when the reason is new.</summary>

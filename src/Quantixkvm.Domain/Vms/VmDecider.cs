@@ -184,6 +184,11 @@ public static partial class VmDecider
 
         var now = command.Context.Now;
         var events = new List<VmEvent> { new VmCreated(command.VmId, command.Name, command.Vcpus, command.MemoryMiB, command.HostId, now) };
+        if (command.Placement is { } placement)
+        {
+            events.Add(new VmPlaced(command.VmId, "create", placement, now));
+        }
+
         events.AddRange(disks.Select(d => new VmDiskAttached(command.VmId, operationId, d, now)));
         if (command.CloudInit is { } config)
         {

@@ -88,3 +88,6 @@ public sealed record VmHaPrioritySet(Guid VmId, HaPriority Priority, DateTimeOff
 
 /// <summary>HA could not restart the VM after its host was fenced (no host can take it); retried while the reason lasts.</summary>
 public sealed record VmRecoveryBlocked(Guid VmId, Guid FencedHostId, string Reason, DateTimeOffset BlockedAt) : VmEvent(VmId);
+
+/// <summary>Placement chose the VM's host: at its creation, for a migration, or for an HA restart (<c>Purpose</c>), with its reasons.</summary>
+public sealed record VmPlaced(Guid VmId, string Purpose, Placement.PlacementRecord Placement, DateTimeOffset PlacedAt) : VmEvent(VmId);

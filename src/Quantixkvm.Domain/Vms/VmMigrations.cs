@@ -46,6 +46,16 @@ public static partial class VmDecider
             state.VmId, migrationId, state.HostId, command.TargetHostId, command.Mode, command.RestartOnTarget, command.Reason,
             command.Context.Actor, now);
         var running = state.ObservedPowerState is PowerState.Running or PowerState.Paused;
+        var decision = MigrateSteps(command, state, migrationId, requested, running);
+        return command.Placement is { } placement && decision is VmDecision.Accepted accepted
+            ? new VmDecision.Accepted([.. accepted.Events, new VmPlaced(state.VmId, "migrate", placement, now)], accepted.OperationId)
+            : decision;
+    }
+
+    private static VmDecision MigrateSteps(MigrateVm command, VmState state, Guid migrationId, VmMigrationRequested requested, bool running)
+    {
+        const string name = "migrate";
+        var now = command.Context.Now;
         if (command.Mode == MigrationMode.Live)
         {
             return running
@@ -110,6 +120,11 @@ public static partial class VmDecider
         var desired = state.DesiredPowerState == PowerState.Stopped && !restarting ? PowerState.Stopped : PowerState.Running;
         events.Add(new VmRelocated(state.VmId, command.FromHostId, command.TargetHostId, command.Reason, null, now));
         events.Add(Request(state, command.Context, operationId, OperationKind.Recover, false, desired, command.TargetHostId, command.Timeouts));
+        if (command.Placement is { } placement)
+        {
+            events.Add(new VmPlaced(state.VmId, "ha-restart", placement, now));
+        }
+
         return new VmDecision.Accepted(events, operationId);
     }
 

@@ -82,6 +82,20 @@ public sealed class PlacementExplanationTests(PlacementExplanationTests.Fixture 
 
         var (code, _) = await api.ErrorAsync(CreateVm, new { input = new { name = "lost", vcpus = 1, memoryMiB = 256, clusterId = Guid.NewGuid().ToString() } });
         code.ShouldBe("NOT_FOUND");
+
+        // The decision is recorded with the VM: where it went, and why each other host did not take it.
+        var placed = (await api.DataAsync(CreateVm, new { input = new { name = "recorded", vcpus = 1, memoryMiB = 256, clusterId } }))["createVm"]!;
+        var decision = (await api.DataAsync(
+            "query($id: ID!) { vm(id: $id) { placement { purpose hostId hostsConsidered rejectedByFilter { filter count } rejections { hostId filter reason } } } }",
+            new { id = placed.Str("vm.id") }))["vm"]!["placement"]!;
+        decision.Str("purpose").ShouldBe("create");
+        decision.Str("hostId").ShouldBe(third.HostId.ToString());
+        var rejected = decision["rejections"]!.AsArray();
+        FleetApi.RejectionOf(rejected, first.HostId).Str("filter").ShouldBe("cluster");
+        FleetApi.RejectionOf(rejected, second.HostId).Str("filter").ShouldBe("cluster");
+        decision["rejectedByFilter"]!.AsArray().Single(f => f!["filter"]!.GetValue<string>() == "cluster")!["count"]!.GetValue<int>()
+            .ShouldBeGreaterThanOrEqualTo(2, "at least the two hosts outside the cluster");
+        decision["hostsConsidered"]!.GetValue<int>().ShouldBe(rejected.Count + 1, "every host considered is either chosen or rejected with a reason");
     }
 
     [Fact]

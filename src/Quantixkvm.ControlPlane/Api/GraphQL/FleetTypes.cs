@@ -377,3 +377,34 @@ internal static class InputValues
     /// <summary>An input field's value, or null when the client left it out.</summary>
     public static object? Value(this IDictionary<string, object?> input, string key) => input.TryGetValue(key, out var value) ? value : null;
 }
+
+public sealed record FilterCount(string Filter, int Count);
+
+public sealed class FilterCountType : ObjectGraphType<FilterCount>
+{
+    public FilterCountType()
+    {
+        Field(f => f.Filter);
+        Field(f => f.Count);
+    }
+}
+
+public sealed class PlacementDecisionType : ObjectGraphType<VmPlaced>
+{
+    public PlacementDecisionType()
+    {
+        Name = "PlacementDecision";
+        Description = "A recorded placement decision (vm.placed.v1): where the VM went and why the other hosts did not take it.";
+        Field<NonNullGraphType<StringGraphType>>("purpose").Description("create, migrate or ha-restart.").Resolve(c => c.Source.Purpose);
+        Field<NonNullGraphType<IdGraphType>>("hostId").Resolve(c => c.Source.Placement.HostId);
+        Field<NonNullGraphType<StringGraphType>>("hostName").Resolve(c => c.Source.Placement.HostName);
+        Field<NonNullGraphType<PlacementStrategyType>>("strategy").Resolve(c => c.Source.Placement.Strategy);
+        Field<NonNullGraphType<IntGraphType>>("hostsConsidered").Resolve(c => c.Source.Placement.HostsConsidered);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<FilterCountType>>>>("rejectedByFilter")
+            .Resolve(c => c.Source.Placement.RejectedByFilter.Select(kv => new FilterCount(kv.Key, kv.Value)).ToList());
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<HostRejectionType>>>>("rejections")
+            .Description($"The first {PlacementRecord.MaxListed} rejected hosts, each with its filter and reason.").Resolve(c => c.Source.Placement.Rejections);
+        Field<NonNullGraphType<BooleanGraphType>>("rejectionsTruncated").Resolve(c => c.Source.Placement.RejectionsTruncated);
+        Field<NonNullGraphType<DateTimeOffsetGraphType>>("placedAt").Resolve(c => c.Source.PlacedAt);
+    }
+}

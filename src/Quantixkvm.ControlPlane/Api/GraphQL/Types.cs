@@ -63,6 +63,8 @@ public sealed class VmType : ObjectGraphType<VmView>
         Field<VmDiskDriftType>("diskDrift").Description("Set while the host's domain holds other disks than the VM's record; null when they agree.")
             .Resolve(c => c.Source.DiskDrift);
         Field<NonNullGraphType<HaPriorityType>>("haPriority").Resolve(c => c.Source.HaPriority);
+        Field<PlacementDecisionType>("placement").Description("The last placement decision for the VM, with the reasons the other hosts did not take it.")
+            .Resolve(c => c.Source.LastPlacement);
         Field<MigrationType>("migration").Description("The move under way, if any.").ResolveAsync(async c => c.Source.MigrationId is { } id
             ? await MigrationType.LoadAsync(c.RequestServices!.GetRequiredService<IQuerySession>(), id, c.CancellationToken)
             : null);
