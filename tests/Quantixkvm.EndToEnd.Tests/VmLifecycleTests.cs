@@ -31,11 +31,11 @@ public sealed class VmLifecycleTests(Platform platform)
         var versions = messages.Select(m => m["vmChanged"]!).Where(v => v["id"]!.GetValue<string>() == vmId)
             .Select(v => v["version"]!.GetValue<int>()).ToList();
         versions.ShouldBe(Enumerable.Range(1, versions.Count).ToList(), "one message per event, in stream order, none skipped");
-        versions.Count.ShouldBe(4, "created, requested, started by the agent, succeeded");
+        versions.Count.ShouldBe(5, "created, placed, requested, started by the agent, succeeded");
         messages[^1]["vmChanged"]!["desiredPowerState"]!.GetValue<string>().ShouldBe("RUNNING");
         var operationSteps = messages.Select(m => m["vmChanged"]!).Where(v => v["id"]!.GetValue<string>() == vmId)
             .Select(v => v["currentOperation"]?["status"]?.GetValue<string>() ?? "none").ToList();
-        operationSteps.ShouldBe(["none", "PENDING", "RUNNING", "none"], "each message shows the operation as it was after that event");
+        operationSteps.ShouldBe(["none", "none", "PENDING", "RUNNING", "none"], "each message shows the operation as it was after that event");
 
         var vm = (await platform.Api.DataAsync($"query($id: ID!) {{ vm(id: $id) {{ {VmFields} }} }}", new { id = vmId }))["vm"]!;
         vm["powerState"]!.GetValue<string>().ShouldBe("RUNNING");
@@ -66,14 +66,14 @@ public sealed class VmLifecycleTests(Platform platform)
             new { id = created["vm"]!["id"]!.GetValue<string>() }))["vm"]!["history"]!.AsArray();
 
         history.Select(h => h!["type"]!.GetValue<string>()).ShouldBe(
-            ["vm.created.v1", "vm.operation-requested.v1", "vm.operation-started.v1", "vm.operation-succeeded.v1"]);
-        history.Select(h => h!["version"]!.GetValue<int>()).ShouldBe([1, 2, 3, 4]);
+            ["vm.created.v1", "vm.placed.v1", "vm.operation-requested.v1", "vm.operation-started.v1", "vm.operation-succeeded.v1"]);
+        history.Select(h => h!["version"]!.GetValue<int>()).ShouldBe([1, 2, 3, 4, 5]);
         history.Select(h => h!["correlationId"]!.GetValue<string>()).ShouldAllBe(c => c == correlationId,
             "the caller's correlation id went through RabbitMQ to the agent and came back with its reports");
         history[0]!["actor"]!.GetValue<string>().ShouldBe("user:anonymous");
-        history[3]!["actor"]!.GetValue<string>().ShouldStartWith("agent:");
-        history[3]!["causationId"]!.GetValue<string>().ShouldBe(created["operation"]!["id"]!.GetValue<string>());
-        history[3]!["data"]!.GetValue<string>().ShouldContain("\"observedPowerState\":\"Running\"");
+        history[4]!["actor"]!.GetValue<string>().ShouldStartWith("agent:");
+        history[4]!["causationId"]!.GetValue<string>().ShouldBe(created["operation"]!["id"]!.GetValue<string>());
+        history[4]!["data"]!.GetValue<string>().ShouldContain("\"observedPowerState\":\"Running\"");
     }
 
     [Fact]
