@@ -172,6 +172,8 @@ public sealed class DrsTests(FleetPlatform fleet) : IClassFixture<FleetPlatform>
         var after = (await fleet.Api.DataAsync("query($id: ID!) { cluster(id: $id) { imbalance recommendations(status: APPLIED) { id } } }", new { id = clusterId }))["cluster"]!;
         after["imbalance"]!.GetValue<double>().ShouldBeLessThan(before);
         after["recommendations"]!.AsArray().Select(r => r!["id"]!.GetValue<string>()).ShouldContain(first["id"]!.GetValue<string>());
+        await Platform.WaitAsync(() => Task.FromResult(fleet.WhereIs(vmId, fleet.Hosts).Count == 1), TimeSpan.FromSeconds(30),
+            "the old host to release the moved VM's domain", fleet.ControlPlane);
         fleet.WhereIs(vmId, fleet.Hosts).ShouldHaveSingleItem().Host.Id.ShouldBe(first["toHostId"]!.GetValue<string>());
     }
 
