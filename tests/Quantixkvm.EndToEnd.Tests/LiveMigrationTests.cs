@@ -158,6 +158,47 @@ public sealed class LiveMigrationTests(TwoHostGuestPlatform platform, ITestOutpu
         migrations.ShouldAllBe(m => m["fromHostId"]!.GetValue<string>() == platform.HostIdA && m["toHostId"]!.GetValue<string>() == platform.HostIdB);
     }
 
+    [Fact]
+    public async Task a_slow_live_migration_reports_its_progress_and_a_cancel_leaves_the_guest_running_on_its_source()
+    {
+        var api = platform.Api;
+        var (vmId, console) = await BootVmOnAAsync("cancelled");
+        var uuid = Guid.Parse(vmId);
+
+        // 1 MiB/s: the guest's memory takes minutes to copy, so the migration is surely still under way when it is cancelled.
+        var migrationId = (await api.DataAsync(
+            "mutation($id: ID!, $target: ID!) { migrateVm(id: $id, targetHostId: $target, bandwidthMiBs: 1) { operation { id } } }",
+            new { id = vmId, target = platform.HostIdB }))["migrateVm"]!["operation"]!["id"]!.GetValue<string>();
+        JsonNode? running = null;
+        await Platform.WaitAsync(async () =>
+        {
+            running = (await api.DataAsync(
+                "query($id: ID!) { migration(id: $id) { status progress { percent dataProcessedBytes dataTotalBytes } } }", new { id = migrationId }))["migration"];
+            return running?["progress"]?["dataProcessedBytes"]?.GetValue<double>() > 0;
+        }, Move, "the source to report the migration's progress", platform.AgentA);
+        output.WriteLine($"under way: {running!.ToJsonString()}");
+        running["status"]!.GetValue<string>().ShouldBe("RUNNING");
+        running["progress"]!["percent"]!.GetValue<double>().ShouldBeLessThan(100);
+
+        var cancel = (await api.DataAsync(
+            "mutation($vmId: ID!) { cancelMigration(vmId: $vmId) { id cancelRequestedAt } }", new { vmId }))["cancelMigration"]!;
+        cancel["id"]!.GetValue<string>().ShouldBe(migrationId);
+        cancel["cancelRequestedAt"].ShouldNotBeNull();
+
+        var ended = await MigrationEndedAsync(migrationId);
+        output.WriteLine($"after the cancel: {ended.ToJsonString()}");
+        ended["status"]!.GetValue<string>().ShouldBe("FAILED");
+        ended["error"]!.GetValue<string>().ShouldContain("MIGRATION_CANCELLED");
+        (await VmOnAsync(vmId, platform.HostIdA))["powerState"]!.GetValue<string>().ShouldBe("RUNNING");
+        using (var here = platform.LibvirtA.FindDomain(uuid).ShouldNotBeNull())
+        {
+            here.GetState().State.ShouldBe(DomainState.Running);
+        }
+
+        platform.LibvirtB.FindDomain(uuid).ShouldBeNull("an aborted migration leaves nothing on the target");
+        File.ReadLines(console).Count(l => l.Contains("QKVM-GUEST-READY", StringComparison.Ordinal)).ShouldBe(1, "the guest was not restarted");
+    }
+
     /// <summary>Creates a VM on host A from an RBD linked clone of the guest image, started, and waits until its guest has booted.</summary>
     private async Task<(string VmId, string Console)> BootVmOnAAsync(string name)
     {

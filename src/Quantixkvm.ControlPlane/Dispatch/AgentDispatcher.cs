@@ -169,7 +169,7 @@ public sealed class AgentDispatcher(IBus bus, ILogger<AgentDispatcher> logger) :
         var history = await operations.Events.FetchStreamAsync(e.StreamId, version: e.Version + 2, token: cancellationToken);
         var request = history.Select(x => x.Data).OfType<VmMigrationRequested>().LastOrDefault(r => r.MigrationId == operationId);
         var target = request is null ? null : await operations.LoadAsync<HostView>(request.ToHostId, cancellationToken);
-        return target is null ? null : new MigrationTarget(target.Id, target.PeerLibvirtUri ?? target.LibvirtUri, target.MigrateAddress);
+        return target is null ? null : new MigrationTarget(target.Id, target.PeerLibvirtUri ?? target.LibvirtUri, target.MigrateAddress, BandwidthMiBs: request!.BandwidthMiBs);
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace Quantixkvm.ControlPlane.Fleet;
 /// A move asked of the fleet: by an operator (target optional: placement picks one), by maintenance or by DRS.
 /// <c>Mode</c> null: live when the VM runs, cold when it is stopped.
 /// </summary>
-public sealed record MoveRequest(Guid VmId, Guid? TargetHostId, MigrationMode? Mode, bool RestartOnTarget, string Reason);
+public sealed record MoveRequest(Guid VmId, Guid? TargetHostId, MigrationMode? Mode, bool RestartOnTarget, string Reason, long? BandwidthMiBs = null);
 
 /// <summary>
 /// The migration precheck and command edge: the target passes placement (capacity with overcommit, state, affinity, CPU
@@ -97,7 +97,7 @@ public sealed class VmMoves(VmCommands vms, HostDirectory hosts, IQuerySession s
         VmView vm, MoveRequest request, Guid target, MigrationMode mode, CommandMetadata metadata, long? expectedVersion, CancellationToken cancellationToken,
         PlacementRecord? placement = null) =>
         vms.HandleAsync(
-            vm.Id, (ctx, timeouts) => new MigrateVm(ctx, timeouts, target, mode, request.RestartOnTarget, request.Reason, placement),
+            vm.Id, (ctx, timeouts) => new MigrateVm(ctx, timeouts, target, mode, request.RestartOnTarget, request.Reason, placement, request.BandwidthMiBs),
             metadata, expectedVersion, cancellationToken);
 
     /// <summary>A dir pool lives on one host: its volumes cannot follow the VM. RBD (and any pool without a host) can.</summary>

@@ -119,7 +119,7 @@ public sealed record ObserveDisks(CommandContext Context, IReadOnlyList<Guid> Pr
 /// </summary>
 public sealed record MigrateVm(
     CommandContext Context, OperationTimeouts Timeouts, Guid TargetHostId, MigrationMode Mode, bool RestartOnTarget, string Reason,
-    Placement.PlacementRecord? Placement = null)
+    Placement.PlacementRecord? Placement = null, long? BandwidthMiBs = null)
     : VmCommand(Context);
 
 /// <summary>Asks the source host to abort a live migration under way; its outcome then reports the cancellation.</summary>

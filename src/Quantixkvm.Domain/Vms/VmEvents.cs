@@ -69,7 +69,7 @@ public sealed record VmDiskDriftObserved(
 /// </summary>
 public sealed record VmMigrationRequested(
     Guid VmId, Guid MigrationId, Guid FromHostId, Guid ToHostId, MigrationMode Mode, bool RestartOnTarget, string Reason, string Actor,
-    DateTimeOffset RequestedAt) : VmEvent(VmId);
+    DateTimeOffset RequestedAt, long? BandwidthMiBs = null) : VmEvent(VmId);
 
 /// <summary>The VM now belongs to another host without a live migration: a cold move, or a restart by HA after its host was fenced.</summary>
 public sealed record VmRelocated(Guid VmId, Guid FromHostId, Guid ToHostId, string Reason, Guid? MigrationId, DateTimeOffset RelocatedAt)

@@ -36,6 +36,11 @@ public static partial class VmDecider
                 state.Describe(), name);
         }
 
+        if (command.BandwidthMiBs is <= 0)
+        {
+            return VmDecision.Reject(RejectionCode.Validation, $"a migration's bandwidth must be positive (got {command.BandwidthMiBs} MiB/s)", state.Describe(), name);
+        }
+
         if (command.TargetHostId == state.HostId)
         {
             return VmDecision.Reject(RejectionCode.Validation, $"VM '{state.Name}' is already on host {state.HostId}", state.Describe(), name);
@@ -44,7 +49,7 @@ public static partial class VmDecider
         var now = command.Context.Now;
         var requested = new VmMigrationRequested(
             state.VmId, migrationId, state.HostId, command.TargetHostId, command.Mode, command.RestartOnTarget, command.Reason,
-            command.Context.Actor, now);
+            command.Context.Actor, now, command.BandwidthMiBs);
         var running = state.ObservedPowerState is PowerState.Running or PowerState.Paused;
         var decision = MigrateSteps(command, state, migrationId, requested, running);
         return command.Placement is { } placement && decision is VmDecision.Accepted accepted

@@ -165,13 +165,15 @@ internal static class FleetFields
             .Argument<IdGraphType>("targetHostId")
             .Argument<MigrationModeType>("mode")
             .Argument<BooleanGraphType>("restartOnTarget")
+            .Argument<IntGraphType>("bandwidthMiBs", "Limit the live migration's stream to this many MiB/s (default: libvirt's, unlimited).")
             .Argument<IntGraphType>("expectedVersion")
             .Argument<IdGraphType>("commandId")
             .ResolveAsync(async c =>
             {
                 var request = new MoveRequest(
                     Id(c, "id"), c.GetArgument<string?>("targetHostId") is { } raw ? RequestContext.ParseId(raw, "targetHostId") : null,
-                    c.GetArgument<MigrationMode?>("mode"), c.GetArgument<bool?>("restartOnTarget") ?? false, "asked by an operator");
+                    c.GetArgument<MigrationMode?>("mode"), c.GetArgument<bool?>("restartOnTarget") ?? false, "asked by an operator",
+                    c.GetArgument<int?>("bandwidthMiBs"));
                 return await OperationPayloads.RunAsync(c, () => c.RequestServices!.GetRequiredService<VmMoves>()
                     .MigrateAsync(request, Metadata(c), c.GetArgument<int?>("expectedVersion"), c.CancellationToken));
             });
