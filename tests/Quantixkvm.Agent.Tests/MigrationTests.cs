@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using Quantixkvm.Agent.Hypervisor;
 using Quantixkvm.Agent.Tests.Support;
@@ -93,16 +94,25 @@ public sealed class MigrationTests(TwoHosts hosts) : IClassFixture<TwoHosts>
         await hosts.BootVmOnSourceAsync(vmId);
         // 1 MiB/s: still copying when the cancel comes.
         var migrate = Migrate(vmId, bandwidthMiBs: 1);
-        var cancelled = false;
-
-        var outcome = await Operations.RunAsync(migrate, TimeSpan.FromSeconds(1), CancellationToken.None, (_, _) =>
+        var progress = new ConcurrentQueue<DomainJobInfo>();
+        var running = Operations.RunAsync(migrate, TimeSpan.FromSeconds(1), CancellationToken.None, (job, _) =>
         {
-            // What CancelDomainOperationConsumer does when the control plane's cancel arrives.
-            cancelled |= _migrations.Cancel(migrate.OperationId);
+            progress.Enqueue(job);
             return Task.CompletedTask;
         });
+        var registered = Stopwatch.StartNew();
+        while (!_migrations.Running.Contains(migrate.OperationId) && registered.Elapsed < TimeSpan.FromSeconds(60) && !running.IsCompleted)
+        {
+            await Task.Delay(100);
+        }
+
+        // Copying by then; what CancelDomainOperationConsumer does when the control plane's cancel arrives.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var cancelled = _migrations.Cancel(migrate.OperationId);
+        var outcome = await running;
 
         cancelled.ShouldBeTrue("the migration was registered under its operation id while it ran");
+        progress.ShouldNotBeEmpty("a second migration from the same connection reports its progress too");
         outcome.Succeeded.ShouldBeFalse();
         outcome.ErrorCode.ShouldBe("MIGRATION_CANCELLED");
         outcome.ErrorMessage.ShouldNotBeNull().ShouldContain("stays on this host");

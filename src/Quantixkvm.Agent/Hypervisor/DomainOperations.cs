@@ -311,16 +311,16 @@ public sealed class DomainOperations(
                     break;
                 }
 
-                if (job.CancelRequested)
-                {
-                    // A cancel that came before the job began could not abort it then.
-                    job.TryAbort();
-                }
-
                 if (!deadlinePassed && clock.GetUtcNow() >= giveUpAt)
                 {
                     deadlinePassed = true;
                     _logger.LogWarning("The migration of {Domain} reached its deadline; aborting it", domain.Name);
+                }
+
+                // Again at every tick until the job ends: an abort libvirt took while the job was still being set up
+                // does not stop it.
+                if (job.CancelRequested || deadlinePassed)
+                {
                     job.TryAbort();
                 }
 

@@ -86,7 +86,10 @@ public sealed class MigrationJobs(ILogger<MigrationJobs>? logger = null)
         private readonly MigrationJobs _owner;
         private readonly LibvirtDomain _domain;
         private int _cancelRequested;
-        private int _aborted;
+        private long _abortedAt;
+
+        /// <summary>How long an accepted abort is given before it is asked for again.</summary>
+        public static readonly TimeSpan RetryAbortAfter = TimeSpan.FromSeconds(10);
 
         internal Job(MigrationJobs owner, Guid operationId, LibvirtDomain domain, bool cancelRequested)
         {
@@ -108,12 +111,15 @@ public sealed class MigrationJobs(ILogger<MigrationJobs>? logger = null)
         }
 
         /// <summary>
-        /// Aborts the libvirt job once; false when libvirt refused (typically: the job has not begun yet, or has ended),
-        /// so that the migration's loop tries again while it waits.
+        /// Asks libvirt to abort the job; false when libvirt refused (typically: the job has not begun yet, or has ended).
+        /// The migration's loop calls it at every tick while the migration runs on: an abort libvirt accepted is repeated
+        /// only if the job still runs <see cref="RetryAbortAfter"/> later (one that came while the job was still being set
+        /// up can be lost), never sooner, so libvirt has time to wind the job down.
         /// </summary>
         public bool TryAbort()
         {
-            if (Volatile.Read(ref _aborted) == 1)
+            var abortedAt = Volatile.Read(ref _abortedAt);
+            if (abortedAt != 0 && Environment.TickCount64 - abortedAt < RetryAbortAfter.TotalMilliseconds)
             {
                 return true;
             }
@@ -121,8 +127,9 @@ public sealed class MigrationJobs(ILogger<MigrationJobs>? logger = null)
             try
             {
                 _domain.AbortJob();
-                Interlocked.Exchange(ref _aborted, 1);
-                _owner._logger.LogInformation("Aborted the migration job of {Domain} (operation {OperationId})", _domain.Name, OperationId);
+                Volatile.Write(ref _abortedAt, Environment.TickCount64);
+                _owner._logger.LogInformation("Aborted the migration job of {Domain} (operation {OperationId}){Again}", _domain.Name, OperationId,
+                    abortedAt == 0 ? "" : " again: it was still running");
                 return true;
             }
             catch (LibvirtException ex)
