@@ -38,6 +38,13 @@ public static class EventStoreSetup
 
     public static void Configure(StoreOptions store, string connectionString, string schema)
     {
+        ConfigureEvents(store, connectionString, schema);
+        AddReadModels(store);
+    }
+
+    /// <summary>The event store alone: connection, serializer, metadata, strictness and the stored event names.</summary>
+    public static void ConfigureEvents(StoreOptions store, string connectionString, string schema)
+    {
         store.Connection(connectionString);
         store.DatabaseSchemaName = schema;
         store.Events.DatabaseSchemaName = schema;
@@ -66,6 +73,11 @@ public static class EventStoreSetup
             store.Events.MapEventType(type, name);
         }
 
+    }
+
+    /// <summary>The read models, projected inline: in the transaction that appends their events.</summary>
+    public static void AddReadModels(StoreOptions store)
+    {
         store.Projections.Add(new VmViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new OperationViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new HostViewProjection(), ProjectionLifecycle.Inline);
