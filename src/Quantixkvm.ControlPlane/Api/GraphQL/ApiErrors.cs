@@ -55,6 +55,19 @@ public sealed class ApiError : ExecutionError
         _ => throw new InvalidOperationException("not a command failure", exception),
     };
 
+    /// <summary>Runs a command; its refusal (rejection, conflict, no host) comes back as the matching <see cref="ApiError"/>.</summary>
+    public static async Task<T> GuardAsync<T>(Func<Task<T>> command)
+    {
+        try
+        {
+            return await command();
+        }
+        catch (Exception ex) when (IsCommandFailure(ex))
+        {
+            throw From(ex);
+        }
+    }
+
     public static bool IsCommandFailure(Exception exception) =>
         exception is CommandRejectedException or ConcurrencyConflictException or NoHostAvailableException;
 

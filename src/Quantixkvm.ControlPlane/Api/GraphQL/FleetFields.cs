@@ -115,7 +115,7 @@ internal static class FleetFields
             {
                 var settings = (c.GetArgument<ClusterSettingsInput?>("settings") ?? new ClusterSettingsInput(null, null, null, null, null, null, null))
                     .Over(ClusterSettings.Default);
-                var result = await Run(() => Fleet(c).CreateClusterAsync(c.GetArgument<string>("name"), settings, Metadata(c), c.CancellationToken));
+                var result = await ApiError.GuardAsync(() => Fleet(c).CreateClusterAsync(c.GetArgument<string>("name"), settings, Metadata(c), c.CancellationToken));
                 return await Session(c).LoadAsync<ClusterView>(result.StreamId, c.CancellationToken);
             });
         OnCluster(mutation, "configureCluster", "Changes the cluster's settings; omitted ones keep their value. Turning DRS OFF dismisses its open recommendations.",
@@ -155,7 +155,7 @@ internal static class FleetFields
             .ResolveAsync(async c =>
             {
                 var services = c.RequestServices!;
-                return await Run(() => services.GetRequiredService<DrsEvaluator>().EvaluateAsync(services, Id(c, "clusterId"), c.CancellationToken));
+                return await ApiError.GuardAsync(() => services.GetRequiredService<DrsEvaluator>().EvaluateAsync(services, Id(c, "clusterId"), c.CancellationToken));
             });
 
         mutation.Field<NonNullGraphType<OperationPayloadType>>("migrateVm")
@@ -183,7 +183,7 @@ internal static class FleetFields
             .Argument<IdGraphType>("commandId")
             .ResolveAsync(async c =>
             {
-                var result = await Run(() => Vms(c).HandleAsync(Id(c, "vmId"), (ctx, _) => new CancelMigration(ctx), Metadata(c), null, c.CancellationToken));
+                var result = await ApiError.GuardAsync(() => Vms(c).HandleAsync(Id(c, "vmId"), (ctx, _) => new CancelMigration(ctx), Metadata(c), null, c.CancellationToken));
                 return await MigrationType.LoadAsync(Session(c), result.OperationId!.Value, c.CancellationToken);
             });
         mutation.Field<NonNullGraphType<VmType>>("setVmHaPriority")
@@ -193,7 +193,7 @@ internal static class FleetFields
             .Argument<IdGraphType>("commandId")
             .ResolveAsync(async c =>
             {
-                var result = await Run(() => Vms(c).HandleAsync(Id(c, "id"), (ctx, _) => new SetHaPriority(ctx, c.GetArgument<HaPriority>("priority")),
+                var result = await ApiError.GuardAsync(() => Vms(c).HandleAsync(Id(c, "id"), (ctx, _) => new SetHaPriority(ctx, c.GetArgument<HaPriority>("priority")),
                     Metadata(c), null, c.CancellationToken));
                 return await Session(c).LoadAsync<VmView>(result.StreamId, c.CancellationToken);
             });
@@ -242,7 +242,7 @@ internal static class FleetFields
             .ResolveAsync(async c =>
             {
                 var hostId = Id(c, "hostId");
-                await Run(() => command(Fleet(c), hostId, Metadata(c), c.GetArgument<int?>("expectedVersion"), c));
+                await ApiError.GuardAsync(() => command(Fleet(c), hostId, Metadata(c), c.GetArgument<int?>("expectedVersion"), c));
                 return await Hosts(c).FindAsync(hostId, c.CancellationToken);
             });
     }
@@ -261,21 +261,9 @@ internal static class FleetFields
                 var cluster = await Session(c).LoadAsync<ClusterView>(clusterId, c.CancellationToken) is { DeletedAt: null } found
                     ? found
                     : throw ApiError.NotFound($"cluster {clusterId} does not exist");
-                await Run(() => command(Fleet(c), cluster, Metadata(c), c.GetArgument<int?>("expectedVersion"), c));
+                await ApiError.GuardAsync(() => command(Fleet(c), cluster, Metadata(c), c.GetArgument<int?>("expectedVersion"), c));
                 return await Session(c).LoadAsync<ClusterView>(clusterId, c.CancellationToken);
             });
-    }
-
-    private static async Task<T> Run<T>(Func<Task<T>> command)
-    {
-        try
-        {
-            return await command();
-        }
-        catch (Exception ex) when (ApiError.IsCommandFailure(ex))
-        {
-            throw ApiError.From(ex);
-        }
     }
 
     private static Guid Id(IResolveFieldContext c, string argument) => RequestContext.ParseId(c.GetArgument<string>(argument), argument);

@@ -163,16 +163,7 @@ internal static class OperationPayloads
 {
     public static async Task<OperationPayload> RunAsync(IResolveFieldContext c, Func<Task<CommandResult>> command)
     {
-        CommandResult result;
-        try
-        {
-            result = await command();
-        }
-        catch (Exception ex) when (ApiError.IsCommandFailure(ex))
-        {
-            throw ApiError.From(ex);
-        }
-
+        var result = await ApiError.GuardAsync(command);
         var session = c.RequestServices!.GetRequiredService<IQuerySession>();
         var operation = await session.LoadAsync<OperationView>(result.OperationId!.Value, c.CancellationToken)
             ?? throw new InvalidOperationException($"operation {result.OperationId} was recorded but is not in the read model");

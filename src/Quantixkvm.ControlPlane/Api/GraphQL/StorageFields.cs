@@ -117,7 +117,7 @@ internal static class StorageFields
             {
                 var input = c.GetArgument<CreateTemplateInput>("input");
                 var spec = new TemplateSpec(input.Name, input.Description ?? "", input.Vcpus, input.MemoryMiB, input.ImageId, input.DiskSizeBytes);
-                var result = await Guarded(() => Storage(c).CreateTemplateAsync(spec, RequestContext.Metadata(c, input.CommandId), c.CancellationToken));
+                var result = await ApiError.GuardAsync(() => Storage(c).CreateTemplateAsync(spec, RequestContext.Metadata(c, input.CommandId), c.CancellationToken));
                 return await Session(c).LoadAsync<TemplateView>(result.StreamId, c.CancellationToken);
             });
         mutation.Field<NonNullGraphType<BooleanGraphType>>("deleteTemplate")
@@ -125,7 +125,7 @@ internal static class StorageFields
             .Argument<IdGraphType>("commandId")
             .ResolveAsync(async c =>
             {
-                await Guarded(() => Storage(c).DeleteTemplateAsync(Id(c), RequestContext.Metadata(c, c.GetArgument<string?>("commandId")), c.CancellationToken));
+                await ApiError.GuardAsync(() => Storage(c).DeleteTemplateAsync(Id(c), RequestContext.Metadata(c, c.GetArgument<string?>("commandId")), c.CancellationToken));
                 return true;
             });
     }
@@ -209,21 +209,9 @@ internal static class StorageFields
 
     private static StorageCommands Storage(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<StorageCommands>();
 
-    internal static async Task<CommandResult> Guarded(Func<Task<CommandResult>> command)
-    {
-        try
-        {
-            return await command();
-        }
-        catch (Exception ex) when (ApiError.IsCommandFailure(ex))
-        {
-            throw ApiError.From(ex);
-        }
-    }
-
     private static async Task<StorageOperationPayload> Run(IResolveFieldContext c, Func<Task<CommandResult>> command)
     {
-        var result = await Guarded(command);
+        var result = await ApiError.GuardAsync(command);
         var session = Session(c);
         var operation = await session.LoadAsync<StorageOperationView>(result.OperationId!.Value, c.CancellationToken)
             ?? throw new InvalidOperationException($"storage operation {result.OperationId} was recorded but is not in the read model");
