@@ -103,6 +103,22 @@ public static class ObservableFilter
 {
     public static IObservable<T> Where<T>(this IObservable<T> source, Func<T, bool> predicate) => new Filtered<T>(source, predicate);
 
+    public static IObservable<TOut> Select<TIn, TOut>(this IObservable<TIn> source, Func<TIn, TOut> map) => new Mapped<TIn, TOut>(source, map);
+
+    private sealed class Mapped<TIn, TOut>(IObservable<TIn> source, Func<TIn, TOut> map) : IObservable<TOut>
+    {
+        public IDisposable Subscribe(IObserver<TOut> observer) => source.Subscribe(new Observer(observer, map));
+
+        private sealed class Observer(IObserver<TOut> inner, Func<TIn, TOut> map) : IObserver<TIn>
+        {
+            public void OnCompleted() => inner.OnCompleted();
+
+            public void OnError(Exception error) => inner.OnError(error);
+
+            public void OnNext(TIn value) => inner.OnNext(map(value));
+        }
+    }
+
     private sealed class Filtered<T>(IObservable<T> source, Func<T, bool> predicate) : IObservable<T>
     {
         public IDisposable Subscribe(IObserver<T> observer) => source.Subscribe(new Observer(observer, predicate));

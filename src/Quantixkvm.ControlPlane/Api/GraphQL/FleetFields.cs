@@ -209,7 +209,7 @@ internal static class FleetFields
                 var id = c.GetArgument<string?>("id") is { } raw ? RequestContext.ParseId(raw, "id") : (Guid?)null;
                 var hosts = c.RequestServices!.GetRequiredService<ChangeHub>().Hosts;
                 var filtered = id is { } hostId ? hosts.Where(h => h.Id == hostId) : hosts;
-                return new Mapped<HostView, HostSnapshot>(filtered, h => new HostSnapshot(h, null, h.Status, null));
+                return filtered.Select(h => new HostSnapshot(h, null, h.Status, null));
             });
         subscription.Field<NonNullGraphType<MigrationType>>("migrationUpdated")
             .Description("A migration's changes and progress reports (about one a second while a live migration copies memory); all migrations when id is omitted.")
@@ -277,19 +277,4 @@ internal static class FleetFields
     private static FleetCommands Fleet(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<FleetCommands>();
 
     private static VmCommands Vms(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<VmCommands>();
-
-    /// <summary>A stream with each item turned into what the field returns.</summary>
-    private sealed class Mapped<TIn, TOut>(IObservable<TIn> source, Func<TIn, TOut> map) : IObservable<TOut>
-    {
-        public IDisposable Subscribe(IObserver<TOut> observer) => source.Subscribe(new Observer(observer, map));
-
-        private sealed class Observer(IObserver<TOut> inner, Func<TIn, TOut> map) : IObserver<TIn>
-        {
-            public void OnCompleted() => inner.OnCompleted();
-
-            public void OnError(Exception error) => inner.OnError(error);
-
-            public void OnNext(TIn value) => inner.OnNext(map(value));
-        }
-    }
 }
