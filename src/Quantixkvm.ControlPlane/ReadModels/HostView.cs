@@ -44,16 +44,7 @@ public sealed record HostView
     public IReadOnlyList<StuckVm> StuckVms { get; init; } = [];
     public long Version { get; init; }
 
-    /// <summary>Whether new VMs may be placed here and VMs moved here.</summary>
-    public bool InService => Status == HostStatus.Online && Maintenance == MaintenanceState.None;
-
-    public string Describe() => Maintenance switch
-    {
-        MaintenanceState.Entering => "ENTERING_MAINTENANCE",
-        MaintenanceState.InMaintenance => "IN_MAINTENANCE",
-        _ when FencingId is not null => "FENCING",
-        _ => Status.ToString().ToUpperInvariant(),
-    };
+    public string Describe() => HostState.Describe(Status, Maintenance, FencingId is not null);
 
     public static HostView? After(HostView? view, IEvent @event)
     {

@@ -208,13 +208,16 @@ public sealed record HostState(Guid HostId, HostFacts? Facts)
     /// <summary>The fencing round under way, if any.</summary>
     public Guid? CurrentFenceId { get; init; }
 
-    public string Describe() => Maintenance switch
+    public string Describe() => Describe(Status, Maintenance, CurrentFenceId is not null);
+
+    /// <summary>One word for a host's state, for the decider's refusals and the read model alike.</summary>
+    public static string Describe(HostStatus status, MaintenanceState maintenance, bool fencing) => maintenance switch
     {
         // Decommissioning needs maintenance (or fencing) first: the end state is named, not the way there.
-        _ when Status == HostStatus.Decommissioned => "DECOMMISSIONED",
+        _ when status == HostStatus.Decommissioned => "DECOMMISSIONED",
         MaintenanceState.Entering => "ENTERING_MAINTENANCE",
         MaintenanceState.InMaintenance => "IN_MAINTENANCE",
-        _ when CurrentFenceId is not null => "FENCING",
-        _ => Status.ToString().ToUpperInvariant(),
+        _ when fencing => "FENCING",
+        _ => status.ToString().ToUpperInvariant(),
     };
 }
