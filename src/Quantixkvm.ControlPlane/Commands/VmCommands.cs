@@ -166,14 +166,8 @@ public sealed class VmCommands(
         }
 
         var inputs = await hosts.PlacementInputsAsync(cancellationToken);
-        var strategy = inputs.SettingsOf(request.ClusterId).PlacementStrategy;
-        var placement = HostPlacement.Place(
-            new PlacementRequest(
-                vmId, request.Vcpus, request.MemoryMiB, request.HostId, request.ClusterId, request.RequiredLabels,
-                Rules: inputs.RulesOf(request.ClusterId), Strategy: strategy),
-            inputs.Hosts);
-        return placement.HostId is { } chosen
-            ? (chosen, PlacementRecord.Of(placement, strategy, inputs.Hosts, chosen))
-            : throw new NoHostAvailableException(placement);
+        var (placement, record) = inputs.Place(
+            new PlacementRequest(vmId, request.Vcpus, request.MemoryMiB, request.HostId, request.ClusterId, request.RequiredLabels), request.ClusterId);
+        return record is not null ? (record.HostId, record) : throw new NoHostAvailableException(placement);
     }
 }

@@ -59,8 +59,7 @@ public sealed class DrsEvaluator(
             return new DrsEvaluation(imbalance, [], $"VM '{moving.Name}' is moving: DRS waits for it");
         }
 
-        var live = (await services.GetRequiredService<IQuerySession>().Query<HostView>().Where(h => h.ClusterId == clusterId && h.LiveMigration)
-            .Select(h => h.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var live = inputs.LiveMigration;
         var fleetOptions = options.Value.Fleet;
         var proposals = DrsPolicy.Propose(hosts, vms, cluster.Rules, cluster.Settings.DrsThreshold, fleetOptions.DrsMinImprovement, fleetOptions.DrsMaxMovesPerEvaluation);
         var evaluation = Clock.GetUtcNow().UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -69,22 +69,18 @@ public sealed class VmMoves(VmCommands vms, HostDirectory hosts, IQuerySession s
         }
 
         var clusterId = targetHostId is null ? source?.ClusterId : null;
-        var liveCapable = mode == MigrationMode.Live
-            ? (await session.Query<HostView>().Where(h => h.LiveMigration).Select(h => h.Id).ToListAsync(cancellationToken)).ToHashSet()
-            : null;
+        var liveCapable = mode == MigrationMode.Live ? inputs.LiveMigration : null;
         var candidates = liveCapable is null
             ? inputs.Hosts
             : inputs.Hosts.Where(h => liveCapable.Contains(h.HostId) || h.HostId == vm.HostId).ToList();
-        var strategy = inputs.SettingsOf(source?.ClusterId).PlacementStrategy;
-        var placement = HostPlacement.Place(
+        var (placement, record) = inputs.Place(
             new PlacementRequest(
                 vm.Id, vm.Vcpus, vm.MemoryMiB, targetHostId, clusterId,
-                Rules: inputs.RulesOf(source?.ClusterId), Strategy: strategy,
                 ExcludedHosts: new HashSet<Guid> { vm.HostId }, ExclusionReason: "the VM is already on this host"),
-            candidates);
-        if (placement.HostId is { } chosen)
+            source?.ClusterId, candidates);
+        if (record is not null)
         {
-            return (chosen, PlacementRecord.Of(placement, strategy, candidates, chosen));
+            return (record.HostId, record);
         }
 
         // Hosts left out for want of live migration are named too, so the explanation covers every host.

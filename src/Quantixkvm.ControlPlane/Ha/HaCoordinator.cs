@@ -154,15 +154,14 @@ public sealed class HaCoordinator(
         await using var held = await AdvisoryLock.PlacementAsync(services.GetRequiredService<IDocumentStore>(), cancellationToken);
         var inputs = await directory.PlacementInputsAsync(cancellationToken);
         var candidates = inputs.Hosts.ToList();
-        var settings = inputs.SettingsOf(host.ClusterId);
         foreach (var vm in protectedVms)
         {
-            var placement = HostPlacement.Place(
-                new PlacementRequest(vm.Id, vm.Vcpus, vm.MemoryMiB, ClusterId: host.ClusterId, Rules: inputs.RulesOf(host.ClusterId),
-                    Strategy: settings.PlacementStrategy, ExcludedHosts: new HashSet<Guid> { host.Id }, ExclusionReason: "the failed host itself"),
-                candidates);
+            var (placement, record) = inputs.Place(
+                new PlacementRequest(vm.Id, vm.Vcpus, vm.MemoryMiB, ClusterId: host.ClusterId,
+                    ExcludedHosts: new HashSet<Guid> { host.Id }, ExclusionReason: "the failed host itself"),
+                host.ClusterId, candidates);
             var metadata = new CommandMetadata($"ha:{host.Id}:{fencedAt.UtcTicks}:{vm.Id}", "system:ha", host.Id.ToString());
-            if (placement.HostId is not { } target)
+            if (record is not { HostId: var target })
             {
                 await vms.HandleAsync(vm.Id, (ctx, _) => new BlockRecovery(ctx, host.Id, $"no host can take it: {placement.Explain()}"),
                     metadata with { CommandId = $"{metadata.CommandId}:blocked:{Domain.DeterministicId.From("ha-blocked", placement.Explain())}" },
@@ -171,7 +170,6 @@ public sealed class HaCoordinator(
                 continue;
             }
 
-            var record = PlacementRecord.Of(placement, settings.PlacementStrategy, candidates, target);
             var result = await vms.HandleAsync(
                 vm.Id, (ctx, timeouts) => new RecoverVm(ctx, timeouts, host.Id, target, $"HA restart: host '{host.Name}' failed and was fenced by {host.FencedBy}", record),
                 metadata, null, cancellationToken);

@@ -13,10 +13,25 @@ namespace Quantixkvm.ControlPlane.ReadModels;
 /// </summary>
 public sealed record HostSnapshot(HostView Host, DateTimeOffset? LastHeartbeatAt, HostStatus Status, ClusterView? Cluster);
 
-/// <summary>Every host as placement sees it, with the cluster policies and rules that apply.</summary>
+/// <summary>
+/// Every host as placement sees it, with the cluster policies and rules that apply, the VMs placed, and which hosts'
+/// hypervisors can live-migrate.
+/// </summary>
 public sealed record PlacementInputs(
-    IReadOnlyList<HostCandidate> Hosts, IReadOnlyDictionary<Guid, ClusterView> Clusters, IReadOnlyList<VmView> Vms)
+    IReadOnlyList<HostCandidate> Hosts, IReadOnlyDictionary<Guid, ClusterView> Clusters, IReadOnlyList<VmView> Vms, IReadOnlySet<Guid> LiveMigration)
 {
+    /// <summary>
+    /// Places under the policy (affinity rules, strategy) of the cluster <paramref name="policyOf"/>, over
+    /// <paramref name="hosts"/> (default: every host); when a host is chosen, also the decision as it is recorded.
+    /// </summary>
+    public (PlacementResult Result, PlacementRecord? Record) Place(PlacementRequest request, Guid? policyOf, IReadOnlyList<HostCandidate>? hosts = null)
+    {
+        var strategy = SettingsOf(policyOf).PlacementStrategy;
+        var candidates = hosts ?? Hosts;
+        var result = HostPlacement.Place(request with { Rules = RulesOf(policyOf), Strategy = strategy }, candidates);
+        return (result, result.HostId is { } chosen ? PlacementRecord.Of(result, strategy, candidates, chosen) : null);
+    }
+
     public IReadOnlyList<AffinityRule> RulesOf(Guid? clusterId) =>
         clusterId is { } id && Clusters.TryGetValue(id, out var cluster) ? cluster.Rules : [];
 
@@ -59,7 +74,7 @@ public sealed class HostDirectory(IQuerySession session, TimeProvider clock, IOp
         var byHost = vms.ToLookup(v => v.HostId);
         var clusters = hosts.Select(h => h.Cluster).OfType<ClusterView>().DistinctBy(c => c.Id).ToDictionary(c => c.Id);
         var candidates = hosts.Select(h => Candidate(h, byHost[h.Host.Id])).ToList();
-        return new PlacementInputs(candidates, clusters, vms);
+        return new PlacementInputs(candidates, clusters, vms, hosts.Where(h => h.Host.LiveMigration).Select(h => h.Host.Id).ToHashSet());
     }
 
     /// <summary>Allocations count every VM placed on the host, running or not: a stopped VM keeps its place.</summary>

@@ -38,12 +38,11 @@ internal static class FleetFields
                 var input = c.GetArgument<PlacementQueryInput>("input");
                 var clusterId = input.ClusterId is null ? (Guid?)null : RequestContext.ParseId(input.ClusterId, "clusterId");
                 var inputs = await Hosts(c).PlacementInputsAsync(c.CancellationToken);
-                return HostPlacement.Place(
+                return inputs.Place(
                     new PlacementRequest(
                         Guid.Empty, input.Vcpus, input.MemoryMiB, input.HostId is null ? null : RequestContext.ParseId(input.HostId, "hostId"), clusterId,
-                        input.RequiredLabels?.ToDictionary(l => l.Key, l => l.Value), Rules: inputs.RulesOf(clusterId),
-                        Strategy: inputs.SettingsOf(clusterId).PlacementStrategy),
-                    inputs.Hosts);
+                        input.RequiredLabels?.ToDictionary(l => l.Key, l => l.Value)),
+                    clusterId).Result;
             });
         query.Field<NonNullGraphType<ListGraphType<NonNullGraphType<MigrationType>>>>("migrations")
             .Description("Migrations, newest first: of one VM, or all; optionally only those with a status.")
