@@ -44,7 +44,7 @@ public sealed class MaintenanceCoordinator(
             return;
         }
 
-        var requestedAt = await MaintenanceRequestedAtAsync(session, host.Id, cancellationToken);
+        var requestedAt = host.MaintenanceRequestedAt ?? DateTimeOffset.MinValue;
         var moving = vms.Count(v => v.MigrationId is not null);
         var stuck = new List<StuckVm>();
         foreach (var vm in vms)
@@ -111,10 +111,4 @@ public sealed class MaintenanceCoordinator(
     };
 
     private static bool SameStuck(IReadOnlyList<StuckVm> recorded, List<StuckVm> now) => recorded.SequenceEqual(now);
-
-    private static async Task<DateTimeOffset> MaintenanceRequestedAtAsync(IQuerySession session, Guid hostId, CancellationToken cancellationToken)
-    {
-        var events = await session.Events.FetchStreamAsync(hostId, token: cancellationToken);
-        return events.Select(e => e.Data).OfType<HostMaintenanceRequested>().LastOrDefault()?.RequestedAt ?? DateTimeOffset.MinValue;
-    }
 }

@@ -25,6 +25,9 @@ public sealed record HostView
     public HostStatus Status { get; init; } = HostStatus.Online;
     public MaintenanceState Maintenance { get; init; } = MaintenanceState.None;
     public bool AllowColdMigration { get; init; }
+
+    /// <summary>When the host was last asked to enter maintenance: failed moves since then count against this evacuation.</summary>
+    public DateTimeOffset? MaintenanceRequestedAt { get; init; }
     public Guid? ClusterId { get; init; }
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     public HostFencing? Fencing { get; init; }
@@ -69,7 +72,10 @@ public sealed record HostView
                 Status = HostStatus.Online, FencingId = null, UnreachableSince = null,
                 RecoveredFromFencingAt = e.WasFenced ? e.RecoveredAt : view.RecoveredFromFencingAt,
             },
-            (HostMaintenanceRequested e, _) => view with { Maintenance = MaintenanceState.Entering, AllowColdMigration = e.AllowColdMigration, StuckVms = [] },
+            (HostMaintenanceRequested e, _) => view with
+            {
+                Maintenance = MaintenanceState.Entering, AllowColdMigration = e.AllowColdMigration, MaintenanceRequestedAt = e.RequestedAt, StuckVms = [],
+            },
             (HostEvacuationIncomplete e, _) => view with { StuckVms = e.Stuck },
             (HostMaintenanceEntered, _) => view with { Maintenance = MaintenanceState.InMaintenance, StuckVms = [] },
             (HostMaintenanceExited, _) => view with { Maintenance = MaintenanceState.None, AllowColdMigration = false, StuckVms = [] },
