@@ -46,7 +46,7 @@ public sealed class HaCoordinator(
 
             // Late heartbeats (a third of the detection time): start watching the host's lease, so that if it is dead its
             // lease has been seen standing still for a while by the time it must be fenced.
-            var silence = now - (host.LastHeartbeatAt ?? host.Host.RegisteredAt);
+            var silence = now - host.SilentSince;
             if (silence > TimeSpan.FromSeconds(host.Cluster.Settings.HostFailureDetectionSeconds / 3))
             {
                 await leases.WatchAsync(host.Host.Id, cancellationToken);

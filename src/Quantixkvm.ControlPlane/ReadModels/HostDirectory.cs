@@ -11,7 +11,13 @@ namespace Quantixkvm.ControlPlane.ReadModels;
 /// A host with its liveness. <c>Status</c> is the recorded one, except that an ONLINE host whose heartbeat is older
 /// than its detection time already shows UNREACHABLE (the liveness watcher records that within a second).
 /// </summary>
-public sealed record HostSnapshot(HostView Host, DateTimeOffset? LastHeartbeatAt, HostStatus Status, ClusterView? Cluster);
+public sealed record HostSnapshot(HostView Host, DateTimeOffset? LastHeartbeatAt, HostStatus Status, ClusterView? Cluster)
+{
+    /// <summary>Since when the host has been silent: its last heartbeat, or, before its first one, its registration.</summary>
+    public DateTimeOffset SilentSince => SilentSinceOf(Host, LastHeartbeatAt);
+
+    public static DateTimeOffset SilentSinceOf(HostView host, DateTimeOffset? lastHeartbeatAt) => lastHeartbeatAt ?? host.RegisteredAt;
+}
 
 /// <summary>
 /// Every host as placement sees it, with the cluster policies and rules that apply, the VMs placed, and which hosts'
@@ -107,7 +113,7 @@ public sealed class HostDirectory(IQuerySession session, TimeProvider clock, IOp
     {
         var cluster = host.ClusterId is { } id ? clusters.GetValueOrDefault(id) : null;
         // A host that has just registered has not had time to send its first heartbeat: its silence counts from then.
-        var silentFor = clock.GetUtcNow() - (beat?.LastHeartbeatAt ?? host.RegisteredAt);
+        var silentFor = clock.GetUtcNow() - HostSnapshot.SilentSinceOf(host, beat?.LastHeartbeatAt);
         var status = host.Status == HostStatus.Online && silentFor > TimeSpan.FromSeconds(DetectionSecondsFor(cluster))
             ? HostStatus.Unreachable
             : host.Status;
