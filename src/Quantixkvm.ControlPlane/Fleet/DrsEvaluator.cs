@@ -101,18 +101,26 @@ public sealed class DrsEvaluator(
     /// <summary>The cluster's ONLINE hosts with the demand of their running VMs, and which VMs may move now.</summary>
     public static (IReadOnlyList<HostCandidate> Hosts, IReadOnlyList<DrsVm> Vms) Demand(PlacementInputs inputs, Guid clusterId)
     {
-        var running = inputs.Vms.Where(v => v.PowerState is PowerState.Running or PowerState.Paused).ToLookup(v => v.HostId);
-        var hosts = inputs.Hosts.Where(h => h.ClusterId == clusterId && h.Availability == HostAvailability.Online).Select(h => h with
-        {
-            AllocatedVcpus = running[h.HostId].Sum(v => v.Vcpus),
-            AllocatedMemoryMiB = running[h.HostId].Sum(v => (long)v.MemoryMiB),
-            VmIds = running[h.HostId].Select(v => v.Id).ToHashSet(),
-        }).ToList();
+        var running = inputs.Vms.Where(IsRunning).ToLookup(v => v.HostId);
+        var hosts = inputs.Hosts.Where(h => h.ClusterId == clusterId && h.Availability == HostAvailability.Online)
+            .Select(h => WithRunningDemand(h, running[h.HostId])).ToList();
         var vms = hosts.SelectMany(h => running[h.HostId])
             .Select(v => new DrsVm(v.Id, v.Name, v.HostId, v.Vcpus, v.MemoryMiB, v.CurrentOperationId is null && v.MigrationId is null))
             .ToList();
         return (hosts, vms);
     }
+
+    /// <summary>The host as DRS weighs it: what its running (or paused) VMs take, not what every VM placed there reserves.</summary>
+    public static HostCandidate WithRunningDemand(HostCandidate host, IEnumerable<VmView> vmsOnHost)
+    {
+        var running = vmsOnHost.Where(IsRunning).ToList();
+        return host with
+        {
+            AllocatedVcpus = running.Sum(v => v.Vcpus), AllocatedMemoryMiB = running.Sum(v => (long)v.MemoryMiB), VmIds = running.Select(v => v.Id).ToHashSet(),
+        };
+    }
+
+    private static bool IsRunning(VmView vm) => vm.PowerState is PowerState.Running or PowerState.Paused;
 }
 
 /// <summary>What one DRS evaluation found: the imbalance, its recommendations, and why it made none when it stood aside.</summary>

@@ -108,11 +108,7 @@ public sealed class HostType : ObjectGraphType<HostSnapshot>
             var session = c.RequestServices!.GetRequiredService<IQuerySession>();
             var vms = await session.Query<VmView>().Where(v => v.HostId == c.Source.Host.Id && v.DeletedAt == null).ToListAsync(c.CancellationToken);
             var candidate = HostDirectory.Candidate(c.Source, vms);
-            var running = vms.Where(v => v.PowerState is PowerState.Running or PowerState.Paused).ToList();
-            var load = Domain.Drs.DrsPolicy.LoadOf(candidate with
-            {
-                AllocatedVcpus = running.Sum(v => v.Vcpus), AllocatedMemoryMiB = running.Sum(v => (long)v.MemoryMiB),
-            });
+            var load = Domain.Drs.DrsPolicy.LoadOf(Fleet.DrsEvaluator.WithRunningDemand(candidate, vms));
             return new HostAllocation(candidate.AllocatedVcpus, candidate.AllocatedMemoryMiB, candidate.VcpuCapacity, candidate.MemoryCapacityMiB, load);
         });
         Field<HostFencingType>("fencing").Description("Null: the default (agent, then storage-lease).").Resolve(c => c.Source.Host.Fencing);
