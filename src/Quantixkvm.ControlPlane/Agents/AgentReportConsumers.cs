@@ -112,7 +112,7 @@ public sealed class HostReportConsumer(
             }
         }
 
-        await ReleaseLeftoversAsync(m, context);
+        await ReleaseLeftoversAsync(m, placed, context);
         var unknown = m.Domains.Count(d => d.VmId is null);
         if (unknown > 0)
         {
@@ -126,12 +126,20 @@ public sealed class HostReportConsumer(
     /// reports it running too (or the VM is deleted); otherwise it may be the only instance (a migration whose outcome
     /// was not recorded), and it is only logged. Domains of VMs with a move under way are left alone.
     /// </summary>
-    private async Task ReleaseLeftoversAsync(HostInventory m, ConsumeContext context)
+    private async Task ReleaseLeftoversAsync(HostInventory m, IReadOnlyList<VmView> placed, ConsumeContext context)
     {
-        var release = new List<Guid>();
-        foreach (var domain in m.Domains.Where(d => d.VmId is not null))
+        var here = placed.Select(v => v.Id).ToHashSet();
+        var foreign = m.Domains.Where(d => d.VmId is { } id && !here.Contains(id)).ToList();
+        if (foreign.Count == 0)
         {
-            var vm = await session.LoadAsync<VmView>(domain.VmId!.Value, context.CancellationToken);
+            return;
+        }
+
+        var vms = (await session.LoadManyAsync<VmView>(context.CancellationToken, foreign.Select(d => d.VmId!.Value))).ToDictionary(v => v.Id);
+        var release = new List<Guid>();
+        foreach (var domain in foreign)
+        {
+            var vm = vms.GetValueOrDefault(domain.VmId!.Value);
             if (vm is not null && (vm.HostId == m.HostId || vm.MigrationId is not null || vm.CurrentOperationId is not null))
             {
                 continue;
