@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Marten;
 using Npgsql;
+using Quantixkvm.Bench.Reporting;
 using Quantixkvm.ControlPlane.EventStore;
 using Quantixkvm.Domain.Vms;
 
@@ -24,12 +24,11 @@ public static class AppendScenario
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var events = IntOption(args, "--events", 20_000);
-        var output = StringOption(args, "--out") ?? Path.Combine("bench", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-        var connection = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
-            ?? "Host=127.0.0.1;Port=15433;Database=quantixkvm;Username=quantixkvm;Password=quantixkvm;Maximum Pool Size=32";
+        var options = new BenchArgs(args);
+        var events = options.Int("--events", 20_000);
+        var output = options.OutputFolder();
+        var connection = BenchArgs.Postgres;
         var schema = $"bench_append_{Guid.NewGuid():N}"[..24];
-        Directory.CreateDirectory(output);
 
         await using var store = DocumentStore.For(options => EventStoreSetup.Configure(options, connection, schema));
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
@@ -69,10 +68,7 @@ public static class AppendScenario
         }
 
         var machine = await Machine.DescribeAsync(data);
-        await File.WriteAllTextAsync(Path.Combine(output, "append.json"),
-            JsonSerializer.Serialize(new { scenario = "append", machine, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
-        await File.WriteAllTextAsync(Path.Combine(output, "append.md"), Markdown(machine, results));
-        Console.WriteLine($"report: {Path.Combine(output, "append.md")}");
+        await Report.WriteAsync(output, "append", machine, results, Markdown(machine, results));
         return 0;
     }
 
@@ -180,15 +176,6 @@ public static class AppendScenario
 
         return text.ToString();
     }
-
-    private static int IntOption(string[] args, string name, int fallback) =>
-        StringOption(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
-
-    private static string? StringOption(string[] args, string name)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
-    }
 }
 
 public sealed record AppendResult(
@@ -197,24 +184,4 @@ public sealed record AppendResult(
     public double Ratio => RawEventsPerSecond <= 0 ? 0 : Math.Round(MartenEventsPerSecond / RawEventsPerSecond, 2);
 
     public double EventsOnlyRatio => RawEventsPerSecond <= 0 ? 0 : Math.Round(EventsOnlyPerSecond / RawEventsPerSecond, 2);
-}
-
-/// <summary>The machine a report was measured on: figures are only comparable on the same one.</summary>
-public sealed record MachineInfo(int Cores, long MemoryMiB, string Os, string Runtime, string Postgres, DateTimeOffset MeasuredAt)
-{
-    public string ToMarkdown() =>
-        $"Measured {MeasuredAt:yyyy-MM-dd HH:mm} UTC on {Cores} cores, {MemoryMiB} MiB, {Os}, {Runtime}; {Postgres} on the same machine.";
-}
-
-public static class Machine
-{
-    public static async Task<MachineInfo> DescribeAsync(NpgsqlDataSource data)
-    {
-        await using var command = data.CreateCommand("SELECT split_part(version(), ' on ', 1)");
-        var postgres = (string?)await command.ExecuteScalarAsync() ?? "PostgreSQL";
-        return new MachineInfo(
-            Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20,
-            System.Runtime.InteropServices.RuntimeInformation.OSDescription, System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
-            postgres, DateTimeOffset.UtcNow);
-    }
 }

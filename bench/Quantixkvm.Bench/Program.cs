@@ -1,13 +1,24 @@
 using BenchmarkDotNet.Running;
 using Quantixkvm.Bench;
 
-// Scenarios against the real services (see bench/README.md):
-//   dotnet run -c Release --project bench/Quantixkvm.Bench -- append [--events N] [--out DIR]
+// Scenarios against the real services, each writing NAME.md + NAME.json into the results folder (see bench/README.md):
+//   dotnet run -c Release --project bench/Quantixkvm.Bench -- SCENARIO [options]
 // Micro-benchmarks (BenchmarkDotNet):
 //   dotnet run -c Release --project bench/Quantixkvm.Bench -- --filter '*Placement*'
-if (args.Length > 0 && args[0] == "append")
+var scenarios = new Dictionary<string, Func<string[], Task<int>>>
 {
-    return await AppendScenario.RunAsync(args[1..]);
+    ["append"] = AppendScenario.RunAsync,
+};
+
+if (args.Length > 0 && scenarios.TryGetValue(args[0], out var scenario))
+{
+    return await scenario(args[1..]);
+}
+
+if (args.Length > 0 && !args[0].StartsWith('-'))
+{
+    Console.Error.WriteLine($"unknown scenario '{args[0]}'; scenarios: {string.Join(", ", scenarios.Keys)}; or BenchmarkDotNet options (--filter '*Placement*')");
+    return 2;
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(PlacementBenchmarks).Assembly).Run(args);
