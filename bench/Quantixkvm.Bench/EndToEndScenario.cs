@@ -82,6 +82,11 @@ public static class EndToEndScenario
             Math.Round(rabbitMany.PerSecond), Math.Round(postgresMany.PerSecond), cores);
         Console.WriteLine($"{result.CommandsSucceeded} commands in {result.WallSeconds} s: {result.CommandsPerSecond}/s; "
             + $"p50 {overall.Percentile(50):0.#} ms, p99 {overall.Percentile(99):0.#} ms; errors {result.Errors}");
+        foreach (var error in result.FirstErrors)
+        {
+            Console.WriteLine($"  error: {error}");
+        }
+
 
         await using var data = NpgsqlDataSource.Create(BenchArgs.Postgres);
         var machine = await Machine.DescribeAsync(data);
