@@ -46,7 +46,7 @@ public static class ReadModelReplay
                 comparisons.Add(await CompareAsync(data, liveSchema, scratch, readModel, cancellationToken));
             }
 
-            var moved = await HighWaterAsync(data, liveSchema, cancellationToken) != highWater;
+            var moved = await LogMovedAsync(data, liveSchema, highWater, events, cancellationToken);
             return new ReplayReport(liveSchema, events, clock.Elapsed, comparisons, moved) { ScratchSchema = keepScratch ? scratch : null };
         }
         finally
@@ -70,9 +70,18 @@ public static class ReadModelReplay
         return await RebuildAsync(store, cancellationToken);
     }
 
-    /// <summary>A store on <paramref name="schema"/> configured as the control plane's, read models included.</summary>
+    /// <summary>
+    /// A store on <paramref name="schema"/> configured as the control plane's, read models included, for rebuilding a log
+    /// that is complete: nothing appends to it while it is rebuilt, so a gap in its sequence (an append that rolled back)
+    /// can never fill, and the daemon steps over it at once instead of waiting for it to go stale.
+    /// </summary>
     public static DocumentStore CreateStore(string connectionString, string schema) =>
-        DocumentStore.For(options => EventStoreSetup.Configure(options, connectionString, schema));
+        DocumentStore.For(options =>
+        {
+            EventStoreSetup.Configure(options, connectionString, schema);
+            options.Projections.StaleSequenceThreshold = TimeSpan.Zero;
+            options.Projections.UseTransactionEvidenceForGapSkipping = false;
+        });
 
     /// <summary>The read models replay compares: every document type the registered projections publish, with its table.</summary>
     public static IReadOnlyList<ReadModelTable> ReadModels(DocumentStore store) =>
@@ -119,6 +128,21 @@ public static class ReadModelReplay
     {
         await using var command = data.CreateCommand($"SELECT coalesce(max(seq_id), 0) FROM {Quote(schema)}.mt_events");
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// Whether the live log changed since it was copied: events appended after the high-water mark, or an append that was
+    /// still in flight below it (it had its sequence number, not yet its commit) and is visible now.
+    /// </summary>
+    private static async Task<bool> LogMovedAsync(
+        NpgsqlDataSource data, string schema, long highWater, long copied, CancellationToken cancellationToken)
+    {
+        await using var command = data.CreateCommand(
+            $"SELECT coalesce(max(seq_id), 0), count(*) FILTER (WHERE seq_id <= $1) FROM {Quote(schema)}.mt_events");
+        command.Parameters.Add(new NpgsqlParameter { Value = highWater });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt64(0) != highWater || reader.GetInt64(1) != copied;
     }
 
     /// <summary>

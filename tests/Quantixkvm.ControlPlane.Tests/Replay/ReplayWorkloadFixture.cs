@@ -9,7 +9,8 @@ namespace Quantixkvm.ControlPlane.Tests.Replay;
 /// <summary>
 /// A control plane that has been through a realistic workload on its real command path: two hosts in a cluster (played
 /// by fake agents that answer over the broker), a pool, volumes, an image and a template, VMs created, started, stopped,
-/// paused and resumed, rebooted (refused by the host), snapshotted, live-migrated and deleted. Ends when the log is quiet.
+/// paused and resumed, rebooted (refused by the host), snapshotted, live-migrated and deleted, with a gap in the log's
+/// sequence as a rolled-back append leaves. Ends when the log is quiet.
 /// </summary>
 public sealed class ReplayWorkloadFixture : ControlPlaneFixture
 {
@@ -110,6 +111,10 @@ public sealed class ReplayWorkloadFixture : ControlPlaneFixture
         var migration = await api.MigrateAsync(vms[3], target.HostId);
         migration["errors"].ShouldBeNull(migration.ToJsonString());
         await api.MigrationEndsAsync(migration["data"]!["migrateVm"]!.Str("operation.id"), "SUCCEEDED");
+
+        // An append that rolled back leaves a gap in the log's sequence, which a rebuild must step over.
+        await App.Events.ScalarAsync("select nextval('{schema}.mt_events_sequence') from generate_series(1, 3) order by 1 desc limit 1");
+        await api.SetLabelsAsync(target.HostId, ("rack", "r2"));
     }
 
     private static async Task LifecycleAsync(GraphQLClient api, string mutation, string vmId, string outcome)
