@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
 using Marten;
 using Npgsql;
 
@@ -71,9 +72,15 @@ public static class ReadModelReplay
     }
 
     /// <summary>
-    /// A store on <paramref name="schema"/> configured as the control plane's, read models included, for rebuilding a log
-    /// that is complete: nothing appends to it while it is rebuilt, so a gap in its sequence (an append that rolled back)
-    /// can never fill, and the daemon steps over it at once instead of waiting for it to go stale.
+    /// A store on <paramref name="schema"/> configured as the control plane's (<see cref="EventStoreSetup.Configure"/>: the same
+    /// event names, serializer and production projections), with settings for rebuilding a complete log that nothing appends
+    /// to meanwhile. They change how the daemon pages through the log, never what a projection does with an event:
+    /// <list type="bullet">
+    /// <item>a gap in the sequence (an append that rolled back) can never fill, so it is stepped over at once instead of
+    /// waiting for it to go stale, and without looking for live transactions that might fill it;</item>
+    /// <item>the daemon polls often (a rebuild waits on its own progress), reads large pages, and keeps the aggregates it
+    /// built in memory between pages instead of reading them back from the table it just wrote.</item>
+    /// </list>
     /// </summary>
     public static DocumentStore CreateStore(string connectionString, string schema) =>
         DocumentStore.For(options =>
@@ -81,13 +88,23 @@ public static class ReadModelReplay
             EventStoreSetup.Configure(options, connectionString, schema);
             options.Projections.StaleSequenceThreshold = TimeSpan.Zero;
             options.Projections.UseTransactionEvidenceForGapSkipping = false;
+            options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(20);
+            options.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(50);
+            foreach (var projection in options.Projections.All.OfType<ProjectionBase>())
+            {
+                projection.Options.BatchSize = 5_000;
+                projection.Options.MaximumHopperSize = 50_000;
+                projection.Options.CacheLimitPerTenant = 100_000;
+            }
         });
 
     /// <summary>The read models replay compares: every document type the registered projections publish, with its table.</summary>
     public static IReadOnlyList<ReadModelTable> ReadModels(DocumentStore store) =>
-        store.Options.Projections.All
-            .SelectMany(p => p.PublishedTypes())
-            .Distinct()
+        store.Options.Projections.All.SelectMany(p => ReadModelsOf(store, p)).Distinct().ToList();
+
+    /// <summary>The documents one projection publishes, with their tables.</summary>
+    public static IReadOnlyList<ReadModelTable> ReadModelsOf(DocumentStore store, IProjectionSource<IDocumentOperations, IQuerySession> projection) =>
+        projection.PublishedTypes()
             .Select(type => new ReadModelTable(type.Name, ((IReadOnlyStoreOptions)store.Options).FindOrResolveDocumentType(type).TableName.Name))
             .ToList();
 
