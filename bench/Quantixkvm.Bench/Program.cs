@@ -10,6 +10,7 @@ var scenarios = new Dictionary<string, Func<string[], Task<int>>>
     ["append"] = AppendScenario.RunAsync,
     ["e2e"] = EndToEndScenario.RunAsync,
     ["subscriptions"] = SubscriptionsScenario.RunAsync,
+    ["rebuild"] = RebuildScenario.RunAsync,
 };
 
 if (args.Length > 0 && scenarios.TryGetValue(args[0], out var scenario))
