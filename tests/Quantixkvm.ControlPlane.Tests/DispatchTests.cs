@@ -32,6 +32,40 @@ public sealed class DispatchTests(ControlPlaneFixture fixture) : IClassFixture<C
     }
 
     [Fact]
+    public async Task an_operation_is_sent_once_although_both_the_early_send_and_the_logs_dispatcher_see_it()
+    {
+        var created = await App.Api().CreateVmAsync("sent-once");
+        var operationId = Guid.Parse(created.Str("operation.id"));
+        await Agent.NextOperationAsync(operationId);
+
+        // Once the log's dispatcher has passed the request, a second send would already be in the queue.
+        await Eventually.WaitAsync(async () => await DispatcherPositionAsync() >= await LastSequenceAsync(),
+            $"the log's dispatcher to pass the request: {await ScalarTextAsync($"SELECT string_agg(name || '=' || last_seq_id, ', ') FROM \"{fixture.Schema}\".mt_event_progression")} vs {await LastSequenceAsync()}");
+        await Task.Delay(500);
+
+        Agent.Received.Count(m => m.OperationId == operationId).ShouldBe(1);
+    }
+
+    private async Task<long> DispatcherPositionAsync() =>
+        await ScalarAsync($"SELECT coalesce(max(last_seq_id), 0) FROM \"{fixture.Schema}\".mt_event_progression WHERE name LIKE 'agent-dispatch%'");
+
+    private async Task<long> LastSequenceAsync() => await ScalarAsync($"SELECT coalesce(max(seq_id), 0) FROM \"{fixture.Schema}\".mt_events");
+
+    private static async Task<string?> ScalarTextAsync(string sql)
+    {
+        await using var data = Npgsql.NpgsqlDataSource.Create(Quantixkvm.Testing.TestServices.Postgres);
+        await using var command = data.CreateCommand(sql);
+        return (string?)await command.ExecuteScalarAsync();
+    }
+
+    private static async Task<long> ScalarAsync(string sql)
+    {
+        await using var data = Npgsql.NpgsqlDataSource.Create(Quantixkvm.Testing.TestServices.Postgres);
+        await using var command = data.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
     public async Task an_agents_outcomes_move_the_operation_through_running_to_succeeded_and_set_the_vms_power_state()
     {
         var api = App.Api();

@@ -17,7 +17,15 @@ public static class EventStoreSetup
 {
     public static void AddQuantixkvmEventStore(this IServiceCollection services, string connectionString, ControlPlaneOptions options)
     {
-        var marten = services.AddMarten(store => Configure(store, connectionString, options.DatabaseSchema))
+        var early = new EarlyDispatch(TimeProvider.System);
+        var marten = services.AddMarten(store =>
+            {
+                Configure(store, connectionString, options.DatabaseSchema);
+                if (options.DispatchEnabled)
+                {
+                    store.Listeners.Add(new EarlyDispatch.Listener(early));
+                }
+            })
             .UseLightweightSessions()
             .ApplyAllDatabaseChangesOnStartup()
             .AddAsyncDaemon(DaemonMode.Solo);
@@ -33,6 +41,9 @@ public static class EventStoreSetup
         {
             // At-least-once from its checkpoint: a crash between append and send loses nothing.
             marten.AddSubscriptionWithServices<AgentDispatcher>(ServiceLifetime.Singleton, o => o.Name = "agent-dispatch");
+            services.AddSingleton(early);
+            services.AddSingleton<HostDispatch>();
+            services.AddHostedService<EarlyDispatcher>();
         }
     }
 
