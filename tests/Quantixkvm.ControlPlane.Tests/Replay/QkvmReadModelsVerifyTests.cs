@@ -130,7 +130,7 @@ public sealed class QkvmReadModelsVerifyTests(QkvmReadModelsVerifyTests.Fixture 
 
     /// <summary>The words of the read model's row in the table of counts.</summary>
     private static string[] Row(string output, string readModel) =>
-        output.Split('\n').Single(line => Regex.IsMatch(line, $@"^{readModel}\s+\d"))
+        output.Split('\n').Single(line => Regex.IsMatch(line, $@"^{readModel}(\s+\d+){{3}}\s*$"))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static async Task SqlAsync(string sql)
