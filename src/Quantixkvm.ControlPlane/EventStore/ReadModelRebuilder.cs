@@ -70,12 +70,16 @@ public sealed class ReadModelRebuilder
     {
         var rebuilder = new ReadModelRebuilder(target);
         var (events, phases) = await rebuilder.FoldAsync(log, logSchema, highWater, cancellationToken);
-        foreach (var fold in rebuilder._folds)
-        {
-            var clock = Stopwatch.StartNew();
-            var written = await fold.WriteAsync(rebuilder, cancellationToken);
-            phases.Add(new ProjectionRebuild($"write {fold.Name}", clock.Elapsed) { Documents = written });
-        }
+        // Two read models at a time: one's documents are serialized while PostgreSQL takes in the other's.
+        var writes = new ProjectionRebuild[rebuilder._folds.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, writes.Length), new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = cancellationToken },
+            async (i, token) =>
+            {
+                var clock = Stopwatch.StartNew();
+                var written = await rebuilder._folds[i].WriteAsync(rebuilder, token);
+                writes[i] = new ProjectionRebuild($"write {rebuilder._folds[i].Name}", clock.Elapsed) { Documents = written };
+            });
+        phases.AddRange(writes);
 
         return new ReadModelRebuild(events, phases);
     }
