@@ -88,17 +88,25 @@ public sealed class ReadModelRebuilder
     private async Task<(long Events, List<ProjectionRebuild> Phases)> FoldAsync(
         NpgsqlDataSource log, string logSchema, long highWater, CancellationToken cancellationToken)
     {
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var pages = new BlockingCollection<List<(IEvent Event, StoredType Type)>>(PagesAhead);
+        Exception? failure = null;
+        void Fail(Exception e)
+        {
+            // The first failure is the cause; what it does to the other thread (a cancelled read or wait) is not.
+            Interlocked.CompareExchange(ref failure, e, null);
+            stop.Cancel();
+        }
+
         var read = Task.Factory.StartNew(() =>
         {
             try
             {
-                return Read(log, logSchema, highWater, pages, failed.Token);
+                return Read(log, logSchema, highWater, pages, stop.Token);
             }
-            catch
+            catch (Exception e)
             {
-                failed.Cancel();
+                Fail(e);
                 throw;
             }
             finally
@@ -110,11 +118,11 @@ public sealed class ReadModelRebuilder
         {
             try
             {
-                return Apply(pages, failed.Token);
+                return Apply(pages, stop.Token);
             }
-            catch
+            catch (Exception e)
             {
-                failed.Cancel();
+                Fail(e);
                 throw;
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -125,15 +133,8 @@ public sealed class ReadModelRebuilder
         }
         catch
         {
-            // The failure itself, not the cancellation it caused in the other thread.
-            var cause = new Task[] { read, apply }.Where(t => t.IsFaulted).Select(t => t.Exception!.GetBaseException())
-                .FirstOrDefault(e => e is not OperationCanceledException);
-            if (cause is not null)
-            {
-                ExceptionDispatchInfo.Throw(cause);
-            }
-
-            throw;
+            cancellationToken.ThrowIfCancellationRequested();
+            ExceptionDispatchInfo.Throw(failure!);
         }
 
         var (events, reading) = read.Result;
@@ -157,6 +158,8 @@ public sealed class ReadModelRebuilder
             CommandTimeout = 0,
         };
         using var reader = command.ExecuteReader();
+        // Stopping mid-log cancels the statement, rather than draining the rest of the log when the reader is disposed.
+        using var cancel = cancellationToken.Register(command.Cancel);
         var events = 0L;
         var page = new List<(IEvent, StoredType)>(PageSize);
         while (reader.Read())
