@@ -270,7 +270,7 @@ public static class RebuildScenario
         text.AppendLine(CultureInfo.InvariantCulture,
             $"| {r.Events} | {r.RebuildSeconds} | {r.RebuildEventsPerSecond:0} | {r.RawSeconds} | {r.RawEventsPerSecond:0} | {r.Ratio:0.000} |");
         text.AppendLine();
-        text.AppendLine("Phases: reading + deserializing and applying run at the same time (applying is the time its thread was busy); the writes follow, one read model after the other.");
+        text.AppendLine("Phases: reading + deserializing and applying run at the same time (applying is the time its thread was busy); the writes follow, two read models at a time (their times overlap).");
         text.AppendLine();
         text.AppendLine("| phase | seconds | documents written |");
         text.AppendLine("|---|---:|---:|");

@@ -21,7 +21,8 @@ namespace Quantixkvm.ControlPlane.EventStore;
 /// (<see cref="EventStoreSetup.AddReadModels"/>): reads <c>mt_events</c> once in sequence order, deserializes each event
 /// with the store's own serializer into its catalogued CLR type (<see cref="EventCatalog"/>), and hands it to every
 /// projection's <c>Evolve</c>; then empties the read-model tables of the target store and writes every document with
-/// Marten's bulk insert (COPY). Reading and deserializing run on one thread while applying runs on another.
+/// Marten's bulk insert (COPY), two read models at a time. Reading and deserializing run on one thread while applying runs
+/// on another.
 /// <para>
 /// What it reproduces of Marten's inline projection, so that a rebuild equals what the control plane projected:
 /// a single-stream projection sees every event of every stream (they declare no event types, so Marten filters none),
@@ -29,13 +30,15 @@ namespace Quantixkvm.ControlPlane.EventStore;
 /// itself slices by), keyed by the routed id, an empty id routing nowhere; <c>Evolve</c> returning null deletes the
 /// document; and after each event the projection's own metadata step runs on the document (Marten's identity setter puts
 /// the id on it, and a <c>Version</c> property gets the event's stream version for a single-stream projection, its
-/// sequence for a multi-stream one).
+/// sequence for a multi-stream one). Every event in the log is read, archived or not: the control plane never archives
+/// streams, and when it appended them the inline projections saw them all.
 /// </para>
 /// <para>
 /// Memory: the pass holds every document of every read model at once (plus one small entry per stream), since any later
 /// event may still change any of them; the events themselves are dropped once applied, only a bounded queue of pages is
-/// in flight. Rebuilding a log of 1,000,000 events with ~300,000 documents takes a few hundred MB; a log whose read models
-/// do not fit in memory cannot be rebuilt this way (they would have to be folded in id ranges, one pass per range).
+/// in flight. The benchmark's log of 1,000,000 events (300,000 documents) peaked at 344 MB for its whole process; a log
+/// whose read models do not fit in memory cannot be rebuilt this way (they would have to be folded in id ranges, one pass
+/// per range).
 /// </para>
 /// </summary>
 public sealed class ReadModelRebuilder
