@@ -41,7 +41,7 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
             {
                 vm = VmView.After(vm, e);
                 OperationView? operation = null;
-                if (OperationView.OperationIdOf(e.Data) is { } operationId)
+                if (OperationViewProjection.Routes.DocumentIdOf(e.Data) is { } operationId)
                 {
                     operation = OperationView.After(operationsById.GetValueOrDefault(operationId), e);
                     operationsById[operationId] = operation;
@@ -91,8 +91,7 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
         var volumes = new HashSet<Guid>();
         foreach (var e in page.Events.OrderBy(e => e.Sequence))
         {
-            if (e.Data is StorageOperationRequested or StorageOperationStarted or StorageOperationSucceeded or StorageOperationFailed
-                    or StorageOperationTimedOut && OperationIdOf(e.Data) is { } operationId
+            if (StorageOperationViewProjection.Routes.DocumentIdOf(e.Data) is { } operationId
                 && await operations.LoadAsync<StorageOperationView>(operationId, cancellationToken) is { } operation)
             {
                 hub.StorageOperations.Publish(operation);
@@ -103,7 +102,7 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
                 hub.Pools.Publish(pool);
             }
 
-            if (VolumeView.VolumeIdOf(e) is { } volumeId && volumes.Add(volumeId)
+            if (VolumeViewProjection.Routes.DocumentIdOf(e.Data) is { } volumeId && volumes.Add(volumeId)
                 && await operations.LoadAsync<VolumeView>(volumeId, cancellationToken) is { } volume)
             {
                 hub.Volumes.Publish(volume);
@@ -130,21 +129,11 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
                 case ClusterEvent when seen.Add(e.StreamId) && await operations.LoadAsync<ClusterView>(e.StreamId, cancellationToken) is { } cluster:
                     hub.Clusters.Publish(cluster);
                     break;
-                case VmEvent when MigrationView.MigrationIdOf(e.Data) is { } migrationId && seen.Add(migrationId)
+                case VmEvent when MigrationViewProjection.Routes.DocumentIdOf(e.Data) is { } migrationId && seen.Add(migrationId)
                     && await operations.LoadAsync<MigrationView>(migrationId, cancellationToken) is { } migration:
                     hub.Migrations.Publish(new MigrationUpdate(migration, await operations.LoadAsync<MigrationProgress>(migrationId, cancellationToken)));
                     break;
             }
         }
     }
-
-    private static Guid? OperationIdOf(object data) => data switch
-    {
-        StorageOperationRequested e => e.OperationId,
-        StorageOperationStarted e => e.OperationId,
-        StorageOperationSucceeded e => e.OperationId,
-        StorageOperationFailed e => e.OperationId,
-        StorageOperationTimedOut e => e.OperationId,
-        _ => null,
-    };
 }

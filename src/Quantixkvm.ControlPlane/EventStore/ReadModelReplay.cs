@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
 using Marten;
 using Npgsql;
@@ -10,9 +9,9 @@ namespace Quantixkvm.ControlPlane.EventStore;
 /// <summary>
 /// Replay verification: rebuilds every read model from the event log into a scratch schema and compares it, document by
 /// document, with the live schema. The scratch store is configured exactly as the control plane configures its own
-/// (<see cref="EventStoreSetup.Configure"/>: the same event names, serializer and production projections); the log is
-/// copied into it server-side up to a high-water sequence taken at the start, and Marten's projection daemon rebuilds
-/// each projection there. Nothing is written into the live schema: it is only read.
+/// (<see cref="EventStoreSetup.Configure"/>: the same event names, serializer and production projections); the
+/// <see cref="ReadModelRebuilder"/> reads the live log up to a high-water sequence taken at the start, in one pass, and
+/// writes the documents into the scratch schema. Nothing is written into the live schema: it is only read.
 /// <para>
 /// Compared: the JSON (<c>data</c>) of every document a projection registered in <see cref="EventStoreSetup.AddReadModels"/>
 /// publishes, ignoring Marten's own columns (<c>mt_last_modified</c>, <c>mt_version</c>, ...). Not compared: documents
@@ -22,9 +21,6 @@ namespace Quantixkvm.ControlPlane.EventStore;
 /// </summary>
 public static class ReadModelReplay
 {
-    /// <summary>How long one projection's rebuild may take before it is abandoned.</summary>
-    private static readonly TimeSpan ShardTimeout = TimeSpan.FromHours(1);
-
     /// <summary>Rebuilds into a scratch schema (dropped afterwards unless keepScratch), compares with the live schema.</summary>
     public static async Task<ReplayReport> VerifyAsync(
         string connectionString, string liveSchema, CancellationToken cancellationToken = default, bool keepScratch = false)
@@ -38,8 +34,7 @@ public static class ReadModelReplay
         {
             await using var store = CreateStore(connectionString, scratch);
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-            var events = await CopyLogAsync(data, liveSchema, scratch, highWater, cancellationToken);
-            await RebuildAsync(store, cancellationToken);
+            var rebuild = await ReadModelRebuilder.RebuildAsync(data, liveSchema, highWater, store, cancellationToken);
 
             var comparisons = new List<ReadModelComparison>();
             foreach (var readModel in ReadModels(store))
@@ -47,8 +42,8 @@ public static class ReadModelReplay
                 comparisons.Add(await CompareAsync(data, liveSchema, scratch, readModel, cancellationToken));
             }
 
-            var moved = await LogMovedAsync(data, liveSchema, highWater, events, cancellationToken);
-            return new ReplayReport(liveSchema, events, clock.Elapsed, comparisons, moved) { ScratchSchema = keepScratch ? scratch : null };
+            var moved = await LogMovedAsync(data, liveSchema, highWater, rebuild.Events, cancellationToken);
+            return new ReplayReport(liveSchema, rebuild.Events, clock.Elapsed, comparisons, moved) { ScratchSchema = keepScratch ? scratch : null };
         }
         finally
         {
@@ -60,43 +55,27 @@ public static class ReadModelReplay
     }
 
     /// <summary>
-    /// Rebuilds every projection of <see cref="EventStoreSetup.AddReadModels"/> from the log already in <paramref name="schema"/>,
-    /// in place, one projection after the other with Marten's projection daemon; returns how long each took.
+    /// Rebuilds every read model of <see cref="EventStoreSetup.AddReadModels"/> from the log already in <paramref name="schema"/>,
+    /// in place, with the <see cref="ReadModelRebuilder"/> (one pass over the log, then a bulk write per read model);
+    /// returns how long each phase took. The read-model tables are emptied and refilled: run it when nothing appends.
     /// </summary>
     public static async Task<IReadOnlyList<ProjectionRebuild>> RebuildAsync(
         string connectionString, string schema, CancellationToken cancellationToken = default)
     {
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        await EnsureEventStoreAsync(data, schema, cancellationToken);
         await using var store = CreateStore(connectionString, schema);
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-        return await RebuildAsync(store, cancellationToken);
+        var rebuild = await ReadModelRebuilder.RebuildAsync(data, schema, await HighWaterAsync(data, schema, cancellationToken), store, cancellationToken);
+        return rebuild.Phases;
     }
 
     /// <summary>
     /// A store on <paramref name="schema"/> configured as the control plane's (<see cref="EventStoreSetup.Configure"/>: the same
-    /// event names, serializer and production projections), with settings for rebuilding a complete log that nothing appends
-    /// to meanwhile. They change how the daemon pages through the log, never what a projection does with an event:
-    /// <list type="bullet">
-    /// <item>a gap in the sequence (an append that rolled back) can never fill, so it is stepped over at once instead of
-    /// waiting for it to go stale, and without looking for live transactions that might fill it;</item>
-    /// <item>the daemon polls often (a rebuild waits on its own progress), reads large pages, and keeps the aggregates it
-    /// built in memory between pages instead of reading them back from the table it just wrote.</item>
-    /// </list>
+    /// event names, serializer and production projections).
     /// </summary>
     public static DocumentStore CreateStore(string connectionString, string schema) =>
-        DocumentStore.For(options =>
-        {
-            EventStoreSetup.Configure(options, connectionString, schema);
-            options.Projections.StaleSequenceThreshold = TimeSpan.Zero;
-            options.Projections.UseTransactionEvidenceForGapSkipping = false;
-            options.Projections.FastPollingTime = TimeSpan.FromMilliseconds(20);
-            options.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(50);
-            foreach (var projection in options.Projections.All.OfType<ProjectionBase>())
-            {
-                projection.Options.BatchSize = 5_000;
-                projection.Options.MaximumHopperSize = 50_000;
-                projection.Options.CacheLimitPerTenant = 100_000;
-            }
-        });
+        DocumentStore.For(options => EventStoreSetup.Configure(options, connectionString, schema));
 
     /// <summary>The read models replay compares: every document type the registered projections publish, with its table.</summary>
     public static IReadOnlyList<ReadModelTable> ReadModels(DocumentStore store) =>
@@ -107,20 +86,6 @@ public static class ReadModelReplay
         projection.PublishedTypes()
             .Select(type => new ReadModelTable(type.Name, ((IReadOnlyStoreOptions)store.Options).FindOrResolveDocumentType(type).TableName.Name))
             .ToList();
-
-    private static async Task<IReadOnlyList<ProjectionRebuild>> RebuildAsync(DocumentStore store, CancellationToken cancellationToken)
-    {
-        using var daemon = await store.BuildProjectionDaemonAsync();
-        var rebuilds = new List<ProjectionRebuild>();
-        foreach (var name in store.Options.Projections.All.Select(p => p.Name))
-        {
-            var clock = Stopwatch.StartNew();
-            await daemon.RebuildProjectionAsync(name, ShardTimeout, cancellationToken);
-            rebuilds.Add(new ProjectionRebuild(name, clock.Elapsed));
-        }
-
-        return rebuilds;
-    }
 
     private static string ScratchSchemaName(string liveSchema)
     {
@@ -140,7 +105,7 @@ public static class ReadModelReplay
         }
     }
 
-    /// <summary>The highest event sequence in the log: what replay copies, and what tells whether the log moved meanwhile.</summary>
+    /// <summary>The highest event sequence in the log: what a rebuild reads, and what tells whether the log moved meanwhile.</summary>
     private static async Task<long> HighWaterAsync(NpgsqlDataSource data, string schema, CancellationToken cancellationToken)
     {
         await using var command = data.CreateCommand($"SELECT coalesce(max(seq_id), 0) FROM {Quote(schema)}.mt_events");
@@ -148,73 +113,18 @@ public static class ReadModelReplay
     }
 
     /// <summary>
-    /// Whether the live log changed since it was copied: events appended after the high-water mark, or an append that was
+    /// Whether the live log changed since it was read: events appended after the high-water mark, or an append that was
     /// still in flight below it (it had its sequence number, not yet its commit) and is visible now.
     /// </summary>
     private static async Task<bool> LogMovedAsync(
-        NpgsqlDataSource data, string schema, long highWater, long copied, CancellationToken cancellationToken)
+        NpgsqlDataSource data, string schema, long highWater, long read, CancellationToken cancellationToken)
     {
         await using var command = data.CreateCommand(
             $"SELECT coalesce(max(seq_id), 0), count(*) FILTER (WHERE seq_id <= $1) FROM {Quote(schema)}.mt_events");
         command.Parameters.Add(new NpgsqlParameter { Value = highWater });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0) != highWater || reader.GetInt64(1) != copied;
-    }
-
-    /// <summary>
-    /// Copies the streams and events up to <paramref name="highWater"/> server-side, in one transaction, keeping sequence
-    /// numbers, versions, timestamps and metadata as they are; then moves the scratch sequence past them.
-    /// </summary>
-    private static async Task<long> CopyLogAsync(
-        NpgsqlDataSource data, string liveSchema, string scratch, long highWater, CancellationToken cancellationToken)
-    {
-        await using var connection = await data.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var streamColumns = await SharedColumnsAsync(connection, liveSchema, scratch, "mt_streams", cancellationToken);
-        var eventColumns = await SharedColumnsAsync(connection, liveSchema, scratch, "mt_events", cancellationToken);
-        var (live, copy) = (Quote(liveSchema), Quote(scratch));
-        await using var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
-            {
-                Command($"""
-                    INSERT INTO {copy}.mt_streams ({streamColumns}) SELECT {streamColumns} FROM {live}.mt_streams s
-                    WHERE EXISTS (SELECT 1 FROM {live}.mt_events e WHERE e.stream_id = s.id AND e.seq_id <= $1)
-                    """, highWater),
-                Command($"INSERT INTO {copy}.mt_events ({eventColumns}) SELECT {eventColumns} FROM {live}.mt_events WHERE seq_id <= $1", highWater),
-                // The scratch store's own appends (none are made) and its high-water detection start after the copied log.
-                Command($"SELECT setval('{copy}.mt_events_sequence', greatest($1, 1), $1 > 0)", highWater),
-            },
-        };
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return batch.BatchCommands[1].RecordsAffected;
-    }
-
-    private static NpgsqlBatchCommand Command(string sql, long value) => new(sql) { Parameters = { new NpgsqlParameter { Value = value } } };
-
-    /// <summary>The columns both tables have, quoted and comma-separated (the same configuration creates the same ones).</summary>
-    private static async Task<string> SharedColumnsAsync(
-        NpgsqlConnection connection, string liveSchema, string scratch, string table, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            """
-            SELECT l.column_name FROM information_schema.columns l
-            JOIN information_schema.columns s ON s.table_schema = $2 AND s.table_name = l.table_name AND s.column_name = l.column_name
-            WHERE l.table_schema = $1 AND l.table_name = $3 ORDER BY l.ordinal_position
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = liveSchema });
-        command.Parameters.Add(new NpgsqlParameter { Value = scratch });
-        command.Parameters.Add(new NpgsqlParameter { Value = table });
-        var columns = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            columns.Add(Quote(reader.GetString(0)));
-        }
-
-        return string.Join(", ", columns);
+        return reader.GetInt64(0) != highWater || reader.GetInt64(1) != read;
     }
 
     /// <summary>
@@ -304,8 +214,14 @@ public sealed record ReadModelDifference(string Id, string Kind, string? Detail)
 /// <summary>A read model's document type and the table it is stored in.</summary>
 public sealed record ReadModelTable(string Name, string Table);
 
-/// <summary>How long rebuilding one projection took.</summary>
-public sealed record ProjectionRebuild(string Projection, TimeSpan Elapsed);
+/// <summary>
+/// How long one phase of a rebuild took (<see cref="ReadModelRebuilder"/>: "read + deserialize" and "apply", which overlap,
+/// then "write X" for each read model X, with the documents it wrote).
+/// </summary>
+public sealed record ProjectionRebuild(string Projection, TimeSpan Elapsed)
+{
+    public long Documents { get; init; }
+}
 
-/// <summary>Replay could not run (e.g. the schema holds no event store); the message says why.</summary>
-public sealed class ReplayException(string message) : Exception(message);
+/// <summary>Replay could not run (e.g. the schema holds no event store, or an event cannot be read or applied); the message says why.</summary>
+public sealed class ReplayException(string message, Exception? inner = null) : Exception(message, inner);

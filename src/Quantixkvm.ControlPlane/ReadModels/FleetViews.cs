@@ -98,15 +98,6 @@ public sealed record MigrationView
     public DateTimeOffset? CancelRequestedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
 
-    public static Guid? MigrationIdOf(object data) => data switch
-    {
-        VmMigrationRequested e => e.MigrationId,
-        VmMigrated e => e.MigrationId,
-        VmMigrationFailed e => e.MigrationId,
-        VmMigrationCancelRequested e => e.MigrationId,
-        _ => null,
-    };
-
     public static MigrationView? After(MigrationView? view, IEvent @event) => (@event.Data, view) switch
     {
         (VmMigrationRequested e, _) => new MigrationView
@@ -122,15 +113,18 @@ public sealed record MigrationView
     };
 }
 
-public sealed class MigrationViewProjection : MultiStreamProjection<MigrationView, Guid>
+public sealed class MigrationViewProjection : MultiStreamProjection<MigrationView, Guid>, IRoutedProjection
 {
-    public MigrationViewProjection()
-    {
-        Identity<VmMigrationRequested>(e => e.MigrationId);
-        Identity<VmMigrated>(e => e.MigrationId);
-        Identity<VmMigrationFailed>(e => e.MigrationId);
-        Identity<VmMigrationCancelRequested>(e => e.MigrationId);
-    }
+    /// <summary>Every event of a migration names it.</summary>
+    public static IdentityRoutes Routes { get; } = new IdentityRoutes()
+        .Route<VmMigrationRequested>(e => e.MigrationId)
+        .Route<VmMigrated>(e => e.MigrationId)
+        .Route<VmMigrationFailed>(e => e.MigrationId)
+        .Route<VmMigrationCancelRequested>(e => e.MigrationId);
+
+    public MigrationViewProjection() => Routes.RegisterWith(this);
+
+    IdentityRoutes IRoutedProjection.Routes => Routes;
 
     public override MigrationView? Evolve(MigrationView? snapshot, Guid id, IEvent e) => MigrationView.After(snapshot, e);
 }

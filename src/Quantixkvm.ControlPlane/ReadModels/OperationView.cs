@@ -11,17 +11,6 @@ public sealed record OperationView : TrackedOperationView
     public OperationKind Kind { get; init; }
     public bool Force { get; init; }
 
-    /// <summary>The operation an event belongs to, if any.</summary>
-    public static Guid? OperationIdOf(object data) => data switch
-    {
-        VmOperationRequested e => e.OperationId,
-        VmOperationStarted e => e.OperationId,
-        VmOperationSucceeded e => e.OperationId,
-        VmOperationFailed e => e.OperationId,
-        VmOperationTimedOut e => e.OperationId,
-        _ => null,
-    };
-
     /// <summary>Pure: the view after one more event. Shared by the projection and the change feed.</summary>
     public static OperationView? After(OperationView? view, IEvent @event) => (@event.Data, view) switch
     {
@@ -39,16 +28,19 @@ public sealed record OperationView : TrackedOperationView
     };
 }
 
-public sealed class OperationViewProjection : MultiStreamProjection<OperationView, Guid>
+public sealed class OperationViewProjection : MultiStreamProjection<OperationView, Guid>, IRoutedProjection
 {
-    public OperationViewProjection()
-    {
-        Identity<VmOperationRequested>(e => e.OperationId);
-        Identity<VmOperationStarted>(e => e.OperationId);
-        Identity<VmOperationSucceeded>(e => e.OperationId);
-        Identity<VmOperationFailed>(e => e.OperationId);
-        Identity<VmOperationTimedOut>(e => e.OperationId);
-    }
+    /// <summary>Every event of an operation names it.</summary>
+    public static IdentityRoutes Routes { get; } = new IdentityRoutes()
+        .Route<VmOperationRequested>(e => e.OperationId)
+        .Route<VmOperationStarted>(e => e.OperationId)
+        .Route<VmOperationSucceeded>(e => e.OperationId)
+        .Route<VmOperationFailed>(e => e.OperationId)
+        .Route<VmOperationTimedOut>(e => e.OperationId);
+
+    public OperationViewProjection() => Routes.RegisterWith(this);
+
+    IdentityRoutes IRoutedProjection.Routes => Routes;
 
     public override OperationView? Evolve(OperationView? snapshot, Guid id, IEvent e) => OperationView.After(snapshot, e);
 }

@@ -124,41 +124,32 @@ public sealed record VolumeView
 
     private static VolumeView Finished(VolumeView view, Guid operationId) =>
         view.CurrentOperationId == operationId ? view with { CurrentOperationId = null } : view;
-
-    /// <summary>The volume an event concerns: its own stream's, or the disk's of a VM event.</summary>
-    public static Guid? VolumeIdOf(IEvent e) => e.Data switch
-    {
-        VmDiskAttachRequested d => d.Disk.VolumeId,
-        VmDiskAttached d => d.Disk.VolumeId,
-        VmDiskDetachRequested d => d.VolumeId,
-        VmDiskDetached d => d.VolumeId,
-        VolumeCreated or VolumeObserved or VolumeSnapshotTaken or VolumeSnapshotDeleted or VolumeReverted or VolumeDeleted => e.StreamId,
-        StorageOperationRequested or StorageOperationStarted or StorageOperationSucceeded or StorageOperationFailed or StorageOperationTimedOut => e.StreamId,
-        _ => null,
-    };
 }
 
-public sealed class VolumeViewProjection : MultiStreamProjection<VolumeView, Guid>
+public sealed class VolumeViewProjection : MultiStreamProjection<VolumeView, Guid>, IRoutedProjection
 {
-    public VolumeViewProjection()
-    {
-        Identity<VmDiskAttachRequested>(e => e.Disk.VolumeId);
-        Identity<VmDiskAttached>(e => e.Disk.VolumeId);
-        Identity<VmDiskDetachRequested>(e => e.VolumeId);
-        Identity<VmDiskDetached>(e => e.VolumeId);
-        Identity<VolumeCreated>(e => e.VolumeId);
-        Identity<VolumeObserved>(e => e.VolumeId);
-        Identity<VolumeSnapshotTaken>(e => e.VolumeId);
-        Identity<VolumeSnapshotDeleted>(e => e.VolumeId);
-        Identity<VolumeReverted>(e => e.VolumeId);
-        Identity<VolumeDeleted>(e => e.VolumeId);
+    /// <summary>A volume's own events, and the disk events of the VM it is attached to.</summary>
+    public static IdentityRoutes Routes { get; } = new IdentityRoutes()
+        .Route<VmDiskAttachRequested>(e => e.Disk.VolumeId)
+        .Route<VmDiskAttached>(e => e.Disk.VolumeId)
+        .Route<VmDiskDetachRequested>(e => e.VolumeId)
+        .Route<VmDiskDetached>(e => e.VolumeId)
+        .Route<VolumeCreated>(e => e.VolumeId)
+        .Route<VolumeObserved>(e => e.VolumeId)
+        .Route<VolumeSnapshotTaken>(e => e.VolumeId)
+        .Route<VolumeSnapshotDeleted>(e => e.VolumeId)
+        .Route<VolumeReverted>(e => e.VolumeId)
+        .Route<VolumeDeleted>(e => e.VolumeId)
         // Storage operation events of pool streams name ids no volume has: they fold to nothing.
-        Identity<StorageOperationRequested>(e => e.TargetId);
-        Identity<StorageOperationStarted>(e => e.TargetId);
-        Identity<StorageOperationSucceeded>(e => e.TargetId);
-        Identity<StorageOperationFailed>(e => e.TargetId);
-        Identity<StorageOperationTimedOut>(e => e.TargetId);
-    }
+        .Route<StorageOperationRequested>(e => e.TargetId)
+        .Route<StorageOperationStarted>(e => e.TargetId)
+        .Route<StorageOperationSucceeded>(e => e.TargetId)
+        .Route<StorageOperationFailed>(e => e.TargetId)
+        .Route<StorageOperationTimedOut>(e => e.TargetId);
+
+    public VolumeViewProjection() => Routes.RegisterWith(this);
+
+    IdentityRoutes IRoutedProjection.Routes => Routes;
 
     public override VolumeView? Evolve(VolumeView? snapshot, Guid id, IEvent e) => VolumeView.After(snapshot, e);
 }
@@ -190,16 +181,19 @@ public sealed record StorageOperationView : TrackedOperationView
     };
 }
 
-public sealed class StorageOperationViewProjection : MultiStreamProjection<StorageOperationView, Guid>
+public sealed class StorageOperationViewProjection : MultiStreamProjection<StorageOperationView, Guid>, IRoutedProjection
 {
-    public StorageOperationViewProjection()
-    {
-        Identity<StorageOperationRequested>(e => e.OperationId);
-        Identity<StorageOperationStarted>(e => e.OperationId);
-        Identity<StorageOperationSucceeded>(e => e.OperationId);
-        Identity<StorageOperationFailed>(e => e.OperationId);
-        Identity<StorageOperationTimedOut>(e => e.OperationId);
-    }
+    /// <summary>Every event of a storage operation names it.</summary>
+    public static IdentityRoutes Routes { get; } = new IdentityRoutes()
+        .Route<StorageOperationRequested>(e => e.OperationId)
+        .Route<StorageOperationStarted>(e => e.OperationId)
+        .Route<StorageOperationSucceeded>(e => e.OperationId)
+        .Route<StorageOperationFailed>(e => e.OperationId)
+        .Route<StorageOperationTimedOut>(e => e.OperationId);
+
+    public StorageOperationViewProjection() => Routes.RegisterWith(this);
+
+    IdentityRoutes IRoutedProjection.Routes => Routes;
 
     public override StorageOperationView? Evolve(StorageOperationView? snapshot, Guid id, IEvent e) => StorageOperationView.After(snapshot, e);
 }

@@ -128,9 +128,9 @@ public sealed class QkvmReadModelsVerifyTests(QkvmReadModelsVerifyTests.Fixture 
         return (code, output.ToString(), error.ToString());
     }
 
-    /// <summary>The words of the read model's row in the table of counts (not a difference line, whose id may start with a digit).</summary>
+    /// <summary>The words of the read model's row in the table of counts.</summary>
     private static string[] Row(string output, string readModel) =>
-        output.Split('\n').Single(line => Regex.IsMatch(line, $@"^{readModel}(\s+\d+)+\s*$"))
+        output.Split('\n').Single(line => Regex.IsMatch(line, $@"^{readModel}(\s+\d+){{3}}\s*$"))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static async Task SqlAsync(string sql)

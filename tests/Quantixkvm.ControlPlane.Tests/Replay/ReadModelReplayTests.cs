@@ -110,6 +110,39 @@ public sealed class ReadModelReplayTests(ReplayWorkloadFixture fixture) : IClass
     }
 
     [Fact]
+    public async Task an_event_whose_data_cannot_be_read_stops_the_rebuild_naming_the_event()
+    {
+        var sequence = await TamperFirstEventAsync("vm.created.v1", "data = jsonb_set(data, '{vcpus}', '\"many\"')");
+        try
+        {
+            var error = await Should.ThrowAsync<ReplayException>(() => ReadModelReplay.VerifyAsync(TestServices.Postgres, fixture.Schema));
+
+            error.Message.ShouldStartWith($"event {sequence} (vm.created.v1) cannot be deserialized into VmCreated: ");
+            (await SchemasLikeAsync(fixture.Schema + "_replay_%")).ShouldBe(0, "the scratch schema is dropped");
+        }
+        finally
+        {
+            await RestoreEventAsync();
+        }
+    }
+
+    [Fact]
+    public async Task an_event_of_a_type_the_catalog_lacks_stops_the_rebuild_naming_the_event()
+    {
+        var sequence = await TamperFirstEventAsync("vm.operation-started.v1", "type = 'vm.operation-begun.v0'");
+        try
+        {
+            var error = await Should.ThrowAsync<ReplayException>(() => ReadModelReplay.VerifyAsync(TestServices.Postgres, fixture.Schema));
+
+            error.Message.ShouldBe($"event {sequence} has the type 'vm.operation-begun.v0', which no event in the catalog has");
+        }
+        finally
+        {
+            await RestoreEventAsync();
+        }
+    }
+
+    [Fact]
     public async Task keep_scratch_leaves_the_rebuilt_schema_for_inspection()
     {
         var report = await ReadModelReplay.VerifyAsync(TestServices.Postgres, fixture.Schema, keepScratch: true);
@@ -142,6 +175,20 @@ public sealed class ReadModelReplayTests(ReplayWorkloadFixture fixture) : IClass
             await TestServices.DropSchemaAsync(report.ScratchSchema!);
         }
     }
+
+    /// <summary>Changes the first event of a type in the live log, keeping the original row to restore; returns its sequence.</summary>
+    private async Task<long> TamperFirstEventAsync(string type, string change)
+    {
+        var sequence = await fixture.WithCommandAsync(
+            $"select min(seq_id) from {{schema}}.mt_events where type = '{type}'", async c => (long)(await c.ExecuteScalarAsync())!);
+        await fixture.ExecuteAsync(
+            $"create table {{schema}}.kept_event as select * from {{schema}}.mt_events where seq_id = {sequence}; "
+            + $"update {{schema}}.mt_events set {change} where seq_id = {sequence}");
+        return sequence;
+    }
+
+    private Task RestoreEventAsync() => fixture.ExecuteAsync(
+        "update {schema}.mt_events e set type = k.type, data = k.data from {schema}.kept_event k where e.seq_id = k.seq_id; drop table {schema}.kept_event");
 
     /// <summary>The live schema's tables with their row counts, and the daemon's progression rows.</summary>
     private async Task<string> LiveSchemaStateAsync()

@@ -124,17 +124,23 @@ public sealed class ReplayWorkloadFixture : ControlPlaneFixture
         await api.OperationEndsAsync(answer["data"]![mutation]!.Str("operation.id"), outcome);
     }
 
-    /// <summary>Outcomes can still be on their way after the read model shows the end: wait until the log stops growing.</summary>
+    /// <summary>
+    /// Outcomes can still be on their way after the read model shows the end: wait until the log stops growing, and until
+    /// the async daemon (high-water mark, change feed, dispatch) has reached its head, past the gap once it went stale, so
+    /// that nothing in the live schema moves while a test compares it before and after.
+    /// </summary>
     private async Task WaitUntilTheLogIsQuietAsync()
     {
         var last = -1L;
         await Eventually.WaitAsync(async () =>
         {
             var head = await App.Events.ScalarAsync("select coalesce(max(seq_id), 0) from {schema}.mt_events");
-            var quiet = head == last;
+            var behind = await App.Events.ScalarAsync(
+                $"select count(*) from {{schema}}.mt_event_progression where (name = 'HighWaterMark' or name like '%:All') and last_seq_id < {head}");
+            var quiet = head == last && behind == 0;
             last = head;
             await Task.Delay(500);
             return quiet;
-        }, "the event log to stop growing", TimeSpan.FromSeconds(30));
+        }, "the event log to stop growing and the daemon to reach its head", TimeSpan.FromSeconds(30));
     }
 }
