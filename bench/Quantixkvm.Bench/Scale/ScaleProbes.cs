@@ -152,13 +152,14 @@ public sealed class SchemaProbe(NpgsqlDataSource data, string schema)
 
     /// <summary>
     /// The slowest subscription's distance from the log's head: in events, and as the age of the oldest event it has not
-    /// processed yet (0 when it has caught up).
+    /// processed yet (0 when it has caught up). Subscriptions' rows are named "name:All"; the daemon's own bookkeeping rows
+    /// (HighWaterMark, HighWaterAllocationFence) are not progress.
     /// </summary>
     public async Task<(long Events, double Seconds)> ProjectionLagAsync()
     {
         await using var command = data.CreateCommand($"""
             WITH head AS (SELECT coalesce(max(seq_id), 0) AS seq FROM {schema}.mt_events),
-                 slowest AS (SELECT coalesce(min(last_seq_id), 0) AS seq FROM {schema}.mt_event_progression WHERE name <> 'HighWaterMark')
+                 slowest AS (SELECT coalesce(min(last_seq_id), 0) AS seq FROM {schema}.mt_event_progression WHERE name LIKE '%:All')
             SELECT head.seq - slowest.seq,
                    coalesce((SELECT extract(epoch FROM now() - min(timestamp)) FROM {schema}.mt_events e WHERE e.seq_id > slowest.seq), 0)::float8
             FROM head, slowest

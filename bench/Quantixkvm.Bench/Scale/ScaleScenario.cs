@@ -139,7 +139,6 @@ public static class ScaleScenario
                 await fleet.DisposeAsync();
             }
 
-            await sampler.DisposeAsync();
             try
             {
                 Directory.Delete(folder, recursive: true);
@@ -446,6 +445,8 @@ public sealed class Sampler : IAsyncDisposable
 
     private async Task LoopAsync()
     {
+        // The broker is the oldest beam.smp; rabbitmqctl and friends start short-lived ones of their own.
+        var rabbit = ProcStats.ByName("beam.smp").DefaultIfEmpty(0).Min();
         while (!_stop.IsCancellationRequested)
         {
             var started = _clock.Elapsed;
@@ -456,7 +457,7 @@ public sealed class Sampler : IAsyncDisposable
                 _samples.Enqueue(new ScaleSample(
                     Math.Round(started.TotalSeconds, 2), phase, ProcStats.CpuSeconds(_controlPlanePid), ProcStats.RssMiB(_controlPlanePid),
                     FleetPid is { } fleet ? ProcStats.CpuSeconds(fleet) : 0, FleetPid is { } f ? ProcStats.RssMiB(f) : 0,
-                    ProcStats.CpuSecondsOfAll("postgres"), ProcStats.CpuSecondsOfAll("beam.smp"), lagEvents, Math.Round(lagSeconds, 3),
+                    ProcStats.CpuSecondsOfAll("postgres"), ProcStats.CpuSeconds(rabbit), lagEvents, Math.Round(lagSeconds, 3),
                     await _broker.QueueAsync(AgentQueues.ControlPlaneHeartbeats), await _broker.QueueAsync(AgentQueues.ControlPlaneHosts),
                     await _broker.QueueAsync(AgentQueues.ControlPlaneOutcomes), await _schema.OnlineHostsAsync(), await _schema.StalestHeartbeatSecondsAsync()));
             }
