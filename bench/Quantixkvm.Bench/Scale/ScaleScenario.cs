@@ -202,7 +202,7 @@ public static class ScaleScenario
         step.VmsCreated = sent.Keys.Count(id => ended.TryGetValue(id, out var e) && e.Status == "Succeeded");
         step.CreateFailed = sent.Keys.Count(id => ended.TryGetValue(id, out var e) && e.Status != "Succeeded");
         step.CreateNotEnded = sent.Keys.Count(id => !ended.ContainsKey(id));
-        step.CreatesPerSecond = Math.Round(step.VmsCreated / step.CreateAllEndedSeconds, 1);
+        step.CreatesPerSecond = step.VmsCreated == 0 ? 0 : Math.Round(step.VmsCreated / step.CreateAllEndedSeconds, 1);
         var done = new Latencies($"{step.Hosts} hosts", sent
             .Where(s => ended.TryGetValue(s.Key, out var e) && e.FinishedAt is not null)
             .Select(s => (ended[s.Key].FinishedAt!.Value - s.Value).TotalMilliseconds));
