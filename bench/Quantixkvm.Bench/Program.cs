@@ -11,6 +11,7 @@ var scenarios = new Dictionary<string, Func<string[], Task<int>>>
     ["e2e"] = EndToEndScenario.RunAsync,
     ["subscriptions"] = SubscriptionsScenario.RunAsync,
     ["rebuild"] = RebuildScenario.RunAsync,
+    ["scale"] = Quantixkvm.Bench.Scale.ScaleScenario.RunAsync,
 };
 
 if (args.Length > 0 && scenarios.TryGetValue(args[0], out var scenario))
