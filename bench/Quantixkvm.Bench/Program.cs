@@ -8,6 +8,7 @@ using Quantixkvm.Bench;
 var scenarios = new Dictionary<string, Func<string[], Task<int>>>
 {
     ["append"] = AppendScenario.RunAsync,
+    ["faults"] = FaultsScenario.RunAsync,
 };
 
 if (args.Length > 0 && scenarios.TryGetValue(args[0], out var scenario))

@@ -29,6 +29,9 @@ public sealed class PlatformProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The operating system's process id (e.g. to pause the process with SIGSTOP).</summary>
+    public int Id => _process.Id;
+
     public string Output => string.Join('\n', _output);
 
     /// <summary>The repository root, found from the test's output folder.</summary>
