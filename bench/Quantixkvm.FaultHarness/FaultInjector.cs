@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Npgsql;
 using Quantixkvm.Contracts;
 using RabbitMQ.Client;
 
@@ -112,19 +113,18 @@ public sealed class FaultInjector(FaultPlatform platform, Workload workload, Fau
             {
                 await platform.KillControlPlaneAsync();
                 await platform.StartControlPlaneAsync(dispatch: false, cancellationToken);
-                // Commands are accepted and appended now, but not sent: wait for a few, then crash.
-                var before = workload.AcknowledgedCount;
-                var until = DateTime.UtcNow.AddSeconds(5);
-                while (workload.AcknowledgedCount < before + 3 && DateTime.UtcNow < until)
+                // Commands are accepted and appended now, but not sent: wait until some are waiting (or a while), then crash.
+                var until = DateTime.UtcNow.AddSeconds(8);
+                var appended = 0L;
+                while ((appended = await PendingAsync()) < 2 && DateTime.UtcNow < until)
                 {
-                    await Task.Delay(20, cancellationToken);
+                    await Task.Delay(100, cancellationToken);
                 }
 
-                var appended = workload.AcknowledgedCount - before;
                 inFlight = workload.InFlight.Count;
                 await platform.KillControlPlaneAsync();
                 restart = await platform.StartControlPlaneAsync(dispatch: true, cancellationToken);
-                detail = $"{appended} operations acknowledged (appended) while dispatch was held, then kill -9; dispatch resumed from the log "
+                detail = $"{appended} operations appended and not dispatched (PENDING, dispatch held) at the kill -9; dispatch resumed from the log "
                     + $"({restart.TotalSeconds:0.0} s to ready)";
                 break;
             }
@@ -188,23 +188,28 @@ public sealed class FaultInjector(FaultPlatform platform, Workload workload, Fau
 
             case FaultKind.RabbitMqKill:
             {
-                await platform.Services.KillRabbitMqAsync();
-                await Task.Delay(TimeSpan.FromSeconds(options.OutageSeconds), cancellationToken);
                 var clock = Stopwatch.StartNew();
+                await platform.Services.KillRabbitMqAsync();
+                var killed = clock.Elapsed;
+                await Task.Delay(TimeSpan.FromSeconds(options.OutageSeconds), cancellationToken);
+                clock.Restart();
                 await platform.Services.RestartAsync(cancellationToken);
                 restart = clock.Elapsed;
-                detail = $"kill -9 of the node, down {options.OutageSeconds:0.#} s; the start script took {restart.TotalSeconds:0.0} s";
+                detail = $"kill -9 of the node (gone after {killed.TotalSeconds:0.0} s), down {options.OutageSeconds:0.#} s more; the start script took {restart.TotalSeconds:0.0} s";
                 break;
             }
 
             case FaultKind.PostgresKill:
             {
-                await platform.Services.StopPostgresAsync();
-                await Task.Delay(TimeSpan.FromSeconds(options.OutageSeconds), cancellationToken);
                 var clock = Stopwatch.StartNew();
+                await platform.Services.StopPostgresAsync();
+                var stopped = clock.Elapsed;
+                await Task.Delay(TimeSpan.FromSeconds(options.OutageSeconds), cancellationToken);
+                clock.Restart();
                 await platform.Services.RestartAsync(cancellationToken);
                 restart = clock.Elapsed;
-                detail = $"immediate shutdown, down {options.OutageSeconds:0.#} s; the start script (crash recovery) took {restart.TotalSeconds:0.0} s";
+                detail = $"immediate shutdown (down after {stopped.TotalSeconds:0.0} s), down {options.OutageSeconds:0.#} s more; "
+                    + $"the start script (crash recovery) took {restart.TotalSeconds:0.0} s";
                 break;
             }
 
@@ -213,6 +218,21 @@ public sealed class FaultInjector(FaultPlatform platform, Workload workload, Fau
         }
 
         return new FaultRecord(index, kind, at, started, DateTimeOffset.UtcNow, Math.Round(restart.TotalSeconds, 2), inFlight, detail);
+    }
+
+    /// <summary>Operations recorded and not yet begun by the agent (PENDING in the read model).</summary>
+    private async Task<long> PendingAsync()
+    {
+        try
+        {
+            await using var data = NpgsqlDataSource.Create(platform.Services.Postgres);
+            await using var command = data.CreateCommand($"select count(*) from {FaultPlatform.Schema}.mt_doc_operationview where data->>'status' = 'Pending'");
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+        catch (NpgsqlException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>Messages ready in a queue of the private broker, read over AMQP (exact, unlike the management API's sampled figures); 0 when it cannot tell.</summary>

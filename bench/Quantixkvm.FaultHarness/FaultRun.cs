@@ -61,6 +61,17 @@ public sealed record FaultRunResult(
         }
 
         md.AppendLine();
+        md.AppendLine("| fault | times | healed after, median / max (s) | operations resumed after, median / max (s) |");
+        md.AppendLine("|---|---:|---:|---:|");
+        foreach (var kind in Faults.GroupBy(f => f.Kind).OrderBy(g => g.Key))
+        {
+            var healed = kind.Select(f => (f.HealedAt - f.StartedAt).TotalSeconds).ToList();
+            var resumed = kind.Where(f => f.OperationsResumedSeconds is not null).Select(f => f.OperationsResumedSeconds!.Value).ToList();
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {kind.Key} | {kind.Count()} | {F(Median(healed))} / {F(healed.Max())} | {(resumed.Count == 0 ? "–" : $"{F(Median(resumed))} / {F(resumed.Max())}")} |");
+        }
+
+        md.AppendLine();
         md.AppendLine("Healed: the killed part runs again (control plane ready, agent's host ONLINE, service's start script done). "
             + "Operations resumed: from the fault to the first operation that succeeded after it was healed.");
         md.AppendLine();
@@ -90,6 +101,8 @@ public sealed record FaultRunResult(
         return md.ToString();
     }
 
+    private static double Median(List<double> values) => values.Order().ElementAt((values.Count - 1) / 2);
+
     private static string Verdict(InvariantResult i) => i.NotChecked is not null ? "NOT CHECKED" : i.Holds ? "holds" : "VIOLATED";
 }
 
@@ -110,6 +123,13 @@ public static class FaultRun
         try
         {
             await injector.RunAsync(workloadTask, stop.Token);
+            // A little more work after the last fault, so that its recovery shows too.
+            var after = workload.AcknowledgedCount + 2 * options.Clients;
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (workload.AcknowledgedCount < after && !workloadTask.IsCompleted && DateTime.UtcNow < until)
+            {
+                await Task.Delay(50, stop.Token);
+            }
         }
         catch
         {

@@ -88,7 +88,8 @@ public sealed class PrivateServices : IAsyncDisposable
     /// <summary>kill -9 of the RabbitMQ node (its beam process); epmd stays, as after a crash.</summary>
     public Task KillRabbitMqAsync() => ShellAsync(
         """
-        for p in $(qkvm_rabbit_beam_pids); do kill -KILL "$p" 2>/dev/null || true; done
+        pid="$(qkvm_read_pidfile "$QKVM_RMQ_PIDFILE")"
+        [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null
         for p in $(qkvm_rabbit_beam_pids); do qkvm_stop_pid "$p" "RabbitMQ beam" 5 KILL; done
         true
         """);

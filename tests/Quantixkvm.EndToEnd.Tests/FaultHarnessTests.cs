@@ -64,7 +64,7 @@ public sealed class FaultHarnessTests(FaultHarnessFixture fixture, ITestOutputHe
         // The same definition (vm-id metadata included) under another name and UUID: what an agent creating twice would leave.
         var xml = original.GetXml()
             .Replace($"<name>{original.Name}</name>", $"<name>copy-{original.Name}</name>", StringComparison.Ordinal)
-            .Replace(original.Uuid.ToString(), copyUuid.ToString(), StringComparison.OrdinalIgnoreCase);
+            .Replace($"<uuid>{original.Uuid}</uuid>", $"<uuid>{copyUuid}</uuid>", StringComparison.OrdinalIgnoreCase);
         using var copy = Platform.Libvirt.DefineDomain(xml);
         try
         {
