@@ -26,15 +26,25 @@ public static class FaultsScenario
             OperationTimeoutSeconds = arguments.Int("--deadline", 10),
         };
         var output = arguments.OutputFolder();
+        options = options with { LogFolder = output };
         Console.WriteLine($"faults: {options.Operations} operations, {options.Faults} faults, {options.Vms} VMs, seed {options.Seed}; "
             + "starting a PostgreSQL and a RabbitMQ of its own, a libvirt daemon, the control plane and an agent");
 
-        await using var platform = await FaultPlatform.StartAsync(options);
-        var result = await FaultRun.RunAsync(platform, options);
+        // Ctrl-C stops the run and still removes the private services, daemon and processes (disposal runs).
+        using var interrupted = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            interrupted.Cancel();
+        };
+        await using var platform = await FaultPlatform.StartAsync(options, interrupted.Token);
+        var result = await FaultRun.RunAsync(platform, options, interrupted.Token);
         await using var data = NpgsqlDataSource.Create(platform.Services.Postgres);
         var machine = await Machine.DescribeAsync(data);
         var markdown = $"{result.ToMarkdown()}\n{machine.ToMarkdown()} PostgreSQL durable (fsync on), private to the run.\n";
         await Report.WriteAsync(output, "faults", machine, result, markdown);
+        // The evidence beside the report: libvirtd's API log (the processes' logs are there already).
+        File.Copy(platform.Daemon.ApiLog, Path.Combine(output, "libvirt-api.log"), overwrite: true);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verdict: {(result.Passed ? "PASS" : "FAIL")} ({result.ElapsedSeconds:0} s)"));
         foreach (var invariant in result.Invariants)
         {

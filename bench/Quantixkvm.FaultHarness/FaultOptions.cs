@@ -22,6 +22,9 @@ public sealed record FaultOptions
     /// <summary>How often the agent reports its whole inventory (drift becomes events).</summary>
     public int InventorySeconds { get; init; } = 2;
 
+    /// <summary>Where the control plane's and the agent's whole output is kept (controlplane.log, agent.log); none when null.</summary>
+    public string? LogFolder { get; init; }
+
     /// <summary>How long PostgreSQL or RabbitMQ stays down in their faults.</summary>
     public double OutageSeconds { get; init; } = 3;
 }

@@ -92,7 +92,7 @@ public sealed class FaultPlatform : IAsyncDisposable
             ["ControlPlane__HeartbeatTimeoutSeconds"] = "120",
             ["ControlPlane__DeadlineScanSeconds"] = "0.5",
         };
-        ControlPlane = PlatformProcess.Start("Quantixkvm.ControlPlane", settings, "--urls", Endpoint.ToString().TrimEnd('/'));
+        ControlPlane = Keep(PlatformProcess.Start("Quantixkvm.ControlPlane", settings, "--urls", Endpoint.ToString().TrimEnd('/')), "controlplane.log");
         ControlPlaneDispatches = dispatch;
         await WaitAsync(async () =>
         {
@@ -109,13 +109,13 @@ public sealed class FaultPlatform : IAsyncDisposable
     public async Task<TimeSpan> StartAgentAsync(CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        Agent = PlatformProcess.Start("Quantixkvm.Agent", new Dictionary<string, string>(Broker)
+        Agent = Keep(PlatformProcess.Start("Quantixkvm.Agent", new Dictionary<string, string>(Broker)
         {
             ["Agent__HostName"] = HostName,
             ["Agent__LibvirtUri"] = Daemon.TestDriverUri,
             ["Agent__HeartbeatSeconds"] = "1",
             ["Agent__InventorySeconds"] = _options.InventorySeconds.ToString(),
-        });
+        }), "agent.log");
         var startedAt = DateTimeOffset.UtcNow;
         await using var data = NpgsqlDataSource.Create(Services.Postgres);
         await WaitAsync(async () =>
@@ -131,6 +131,18 @@ public sealed class FaultPlatform : IAsyncDisposable
             return await heartbeat.ExecuteScalarAsync(cancellationToken) is DateTime last && last > startedAt.UtcDateTime;
         }, TimeSpan.FromSeconds(90), $"host {HostName} to be ONLINE, heartbeating from the new agent", Agent, cancellationToken);
         return clock.Elapsed;
+    }
+
+    /// <summary>With a log folder, the process's whole output goes to a file there too (each start appends, after a marker line).</summary>
+    private PlatformProcess Keep(PlatformProcess process, string file)
+    {
+        if (_options.LogFolder is { } folder)
+        {
+            File.AppendAllText(Path.Combine(folder, file), $"===== {DateTimeOffset.UtcNow:O} {process.Name} started (pid {process.Id})\n");
+            process.TeeTo(Path.Combine(folder, file));
+        }
+
+        return process;
     }
 
     /// <summary>kill -9 of the agent.</summary>

@@ -72,7 +72,7 @@ public sealed record FaultRunResult(
         }
 
         md.AppendLine();
-        md.AppendLine("Healed: the killed part runs again (control plane ready, agent's host ONLINE, service's start script done). "
+        md.AppendLine("Healed: the killed part runs again (control plane ready, agent heartbeating, service's start script done). "
             + "Operations resumed: from the fault to the first operation that succeeded after it was healed.");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"## Invariants (checked {F(QuietAfterSeconds)} s after the workload, once quiet)");
@@ -96,6 +96,12 @@ public sealed record FaultRunResult(
             {
                 md.AppendLine($"- VIOLATION: {violation}");
             }
+        }
+
+        if (Options.LogFolder is not null)
+        {
+            md.AppendLine();
+            md.AppendLine("Evidence beside this report: controlplane.log and agent.log (every start of each process), libvirt-api.log (libvirtd's log of every domain API call).");
         }
 
         return md.ToString();
@@ -133,15 +139,14 @@ public static class FaultRun
         }
         catch
         {
+            // A fault that could not be injected or healed ends the run: it is an error of the run, not a figure.
+            Volatile.Write(ref faultsDone, true);
             await stop.CancelAsync();
             throw;
         }
-        finally
-        {
-            Volatile.Write(ref faultsDone, true);
-            await HealAsync(platform, cancellationToken);
-        }
 
+        Volatile.Write(ref faultsDone, true);
+        await HealAsync(platform, cancellationToken);
         await workloadTask;
         var quietFrom = Stopwatch.StartNew();
         await WaitUntilQuietAsync(platform, options, cancellationToken);
@@ -153,6 +158,7 @@ public static class FaultRun
             fault.OperationsResumedSeconds = resumed == default ? null : Math.Round((resumed - fault.StartedAt).TotalSeconds, 2);
         }
 
+        invariants = [.. invariants, Invariants.CheckRecovered(injector.Records, options.Faults)];
         var mutations = workload.SentByMutation.Keys.Order().Select(m =>
         {
             var acked = workload.Acknowledged.Where(o => o.Mutation == m).ToList();

@@ -24,6 +24,7 @@ public sealed partial class Invariants(FaultPlatform platform)
     public const string ReadModelsMatchReplay = "read models equal a fresh rebuild from the log";
     public const string LibvirtMatchesReadModels = "libvirt's real state equals the read models";
     public const string NothingLost = "no acknowledged mutation lost";
+    public const string Recovered = "operations succeed again after every fault";
 
     private const string Requested = "vm.operation-requested.v1";
     private static readonly string[] Outcomes = ["vm.operation-succeeded.v1", "vm.operation-failed.v1", "vm.operation-timed-out.v1"];
@@ -340,6 +341,28 @@ public sealed partial class Invariants(FaultPlatform platform)
             ["missing"] = acknowledged.Count(o => !ended.ContainsKey(o.OperationId)),
         };
         return new InvariantResult(NothingLost, violations.Count == 0, figures, [.. violations.Take(30)]);
+    }
+
+    /// <summary>
+    /// 6. The platform came back from every fault: after each was healed, some operation succeeded again (the others above
+    /// would all hold on a platform that only times out: every operation ends, nothing is lost, nothing happens at all).
+    /// </summary>
+    public static InvariantResult CheckRecovered(IReadOnlyList<FaultRecord> faults, int planned)
+    {
+        var stalled = faults.Where(f => f.OperationsResumedSeconds is null).ToList();
+        var violations = stalled.Select(f => $"no operation succeeded after fault {f.Index} ({f.Kind}, at operation {f.AtOperation}) was healed").ToList();
+        if (faults.Count < planned)
+        {
+            violations.Add($"only {faults.Count} of {planned} faults were injected");
+        }
+
+        var figures = new Dictionary<string, long>
+        {
+            ["faults planned"] = planned,
+            ["faults injected"] = faults.Count,
+            ["faults after which operations succeeded again"] = faults.Count - stalled.Count,
+        };
+        return new InvariantResult(Recovered, violations.Count == 0, figures, violations);
     }
 
     private static string StatusOf(string outcomeType) => outcomeType switch

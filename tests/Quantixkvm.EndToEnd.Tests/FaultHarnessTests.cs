@@ -172,6 +172,21 @@ public sealed class FaultHarnessTests(FaultHarnessFixture fixture, ITestOutputHe
         }
     }
 
+    [Fact]
+    public void a_fault_after_which_nothing_succeeds_again_is_reported()
+    {
+        var now = DateTimeOffset.UtcNow;
+        FaultRecord[] faults =
+        [
+            new(1, FaultKind.AgentKill, 10, now, now, 1, 1, "recovered") { OperationsResumedSeconds = 2 },
+            new(2, FaultKind.RabbitMqKill, 20, now, now, 1, 1, "never recovered"),
+        ];
+        var result = Invariants.CheckRecovered(faults, planned: 2);
+        result.Holds.ShouldBeFalse();
+        result.Figures["faults after which operations succeeded again"].ShouldBe(1);
+        result.Violations.ShouldHaveSingleItem().ShouldContain("fault 2 (RabbitMqKill");
+    }
+
     private static async Task<object?> Scalar(NpgsqlDataSource data, string sql)
     {
         await using var command = data.CreateCommand(sql);
