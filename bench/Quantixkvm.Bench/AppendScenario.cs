@@ -73,7 +73,7 @@ public static class AppendScenario
     }
 
     /// <summary>What the control plane appends most: an operation request, with its real shape and names.</summary>
-    private static VmOperationRequested SampleEvent(Guid vmId) => new(
+    internal static VmOperationRequested SampleEvent(Guid vmId) => new(
         vmId, Guid.NewGuid(), "bench-command", OperationKind.Start, false, PowerState.Running, Guid.NewGuid(), "user:bench",
         DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1));
 

@@ -9,6 +9,9 @@ var scenarios = new Dictionary<string, Func<string[], Task<int>>>
 {
     ["append"] = AppendScenario.RunAsync,
     ["faults"] = FaultsScenario.RunAsync,
+    ["e2e"] = EndToEndScenario.RunAsync,
+    ["subscriptions"] = SubscriptionsScenario.RunAsync,
+    ["rebuild"] = RebuildScenario.RunAsync,
 };
 
 if (args.Length > 0 && scenarios.TryGetValue(args[0], out var scenario))

@@ -182,7 +182,8 @@ public sealed class GraphQLSubscriptionClient : IAsyncDisposable
 
     private async Task ReadAsync()
     {
-        var buffer = new byte[64 * 1024];
+        // Small: messages are assembled from as many reads as they need, and a benchmark holds thousands of these clients.
+        var buffer = new byte[4 * 1024];
         try
         {
             while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)

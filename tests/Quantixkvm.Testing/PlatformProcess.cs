@@ -31,7 +31,7 @@ public sealed class PlatformProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>The operating system's process id (e.g. to pause the process with SIGSTOP).</summary>
+    /// <summary>The operating system's process id (benchmarks read its CPU time; the fault harness pauses it with SIGSTOP).</summary>
     public int Id => _process.Id;
 
     public string Output => string.Join('\n', _output);

@@ -10,16 +10,20 @@ namespace Quantixkvm.ControlPlane.Commands;
 /// the facts (hosts' allocations for placement; a pool's volumes; a volume's attachment) until the
 /// events are appended, so two parallel commands cannot both act on the same last free memory or the
 /// same volume. It works across control plane instances, and dies with the connection if the process does.
+/// Within one process, waiters queue on a local gate first: a hundred concurrent creates would otherwise each hold a
+/// pooled connection while waiting in PostgreSQL, and drain the pool that outcomes and dispatch need.
 /// </summary>
 public sealed class AdvisoryLock : IAsyncDisposable
 {
     private readonly NpgsqlConnection _connection;
     private readonly long _key;
+    private readonly LocalGate.Entry _gate;
 
-    private AdvisoryLock(NpgsqlConnection connection, long key)
+    private AdvisoryLock(NpgsqlConnection connection, long key, LocalGate.Entry gate)
     {
         _connection = connection;
         _key = key;
+        _gate = gate;
     }
 
     /// <summary>Placement: one decision at a time for the whole installation.</summary>
@@ -34,17 +38,19 @@ public sealed class AdvisoryLock : IAsyncDisposable
     {
         // Keyed by the event store schema too, so separate installations sharing a database do not wait on each other.
         var key = BitConverter.ToInt64(DeterministicId.From(name, store.Options.DatabaseSchemaName).ToByteArray(), 0);
+        var gate = await LocalGate.EnterAsync(key, cancellationToken);
         var connection = store.Storage.Database.CreateConnection(ConnectionUsage.ReadWrite);
         try
         {
             await connection.OpenAsync(cancellationToken);
             await using var command = new NpgsqlCommand("select pg_advisory_lock($1)", connection) { Parameters = { new() { Value = key } } };
             await command.ExecuteNonQueryAsync(cancellationToken);
-            return new AdvisoryLock(connection, key);
+            return new AdvisoryLock(connection, key, gate);
         }
         catch
         {
             await connection.DisposeAsync();
+            gate.Exit();
             throw;
         }
     }
@@ -63,6 +69,63 @@ public sealed class AdvisoryLock : IAsyncDisposable
         finally
         {
             await _connection.DisposeAsync();
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>One waiter per key per process; an entry lives only while someone holds or waits for its key.</summary>
+    private static class LocalGate
+    {
+        private static readonly Dictionary<long, Entry> Entries = [];
+
+        public static async Task<Entry> EnterAsync(long key, CancellationToken cancellationToken)
+        {
+            Entry entry;
+            lock (Entries)
+            {
+                if (!Entries.TryGetValue(key, out entry!))
+                {
+                    Entries[key] = entry = new Entry(key);
+                }
+
+                entry.Users++;
+            }
+
+            try
+            {
+                await entry.Semaphore.WaitAsync(cancellationToken);
+                return entry;
+            }
+            catch
+            {
+                entry.Leave();
+                throw;
+            }
+        }
+
+        public sealed class Entry(long key)
+        {
+            public SemaphoreSlim Semaphore { get; } = new(1, 1);
+
+            public int Users { get; set; }
+
+            public void Exit()
+            {
+                Semaphore.Release();
+                Leave();
+            }
+
+            /// <summary>Forgets the entry with its last user.</summary>
+            public void Leave()
+            {
+                lock (Entries)
+                {
+                    if (--Users == 0)
+                    {
+                        Entries.Remove(key);
+                    }
+                }
+            }
         }
     }
 }

@@ -97,8 +97,15 @@ public sealed record VmView
                 : Finished(v, ((VmOperationTimedOut)@event.Data).OperationId),
             _ => view,
         };
-        return updated is null ? null : updated with { Version = @event.Version, UpdatedAt = @event.Timestamp };
+        return updated is null ? null : updated with { Version = @event.Version, UpdatedAt = AsStored(@event.Timestamp) };
     }
+
+    /// <summary>
+    /// The event's timestamp as the log keeps it: PostgreSQL stores microseconds, while an event projected inline carries the
+    /// 100 ns ticks it was appended with. Without this the live view and one rebuilt from the log would differ.
+    /// </summary>
+    private static DateTimeOffset AsStored(DateTimeOffset timestamp) =>
+        new(timestamp.Ticks - timestamp.Ticks % TimeSpan.TicksPerMicrosecond, timestamp.Offset);
 
     private static VmView WithoutSnapshot(VmView view, string name)
     {

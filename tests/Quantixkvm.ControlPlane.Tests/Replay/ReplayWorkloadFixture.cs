@@ -1,0 +1,140 @@
+using Npgsql;
+using Quantixkvm.Contracts;
+using Quantixkvm.ControlPlane.Tests.Fleet;
+using Quantixkvm.ControlPlane.Tests.Support;
+using Quantixkvm.Testing;
+
+namespace Quantixkvm.ControlPlane.Tests.Replay;
+
+/// <summary>
+/// A control plane that has been through a realistic workload on its real command path: two hosts in a cluster (played
+/// by fake agents that answer over the broker), a pool, volumes, an image and a template, VMs created, started, stopped,
+/// paused and resumed, rebooted (refused by the host), snapshotted, live-migrated and deleted, with a gap in the log's
+/// sequence as a rolled-back append leaves. Ends when the log is quiet.
+/// </summary>
+public sealed class ReplayWorkloadFixture : ControlPlaneFixture
+{
+    private readonly List<FakeAgent> _hosts = [];
+
+    protected override bool StartsAgent => false;
+
+    public string VmId { get; private set; } = "";
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        try
+        {
+            await RunWorkloadAsync();
+            await WaitUntilTheLogIsQuietAsync();
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    public override async Task DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        _hosts.Clear();
+        await base.DisposeAsync();
+    }
+
+    public Task<int> ExecuteAsync(string sql) => WithCommandAsync(sql, c => c.ExecuteNonQueryAsync());
+
+    public async Task<T> WithCommandAsync<T>(string sql, Func<NpgsqlCommand, Task<T>> run)
+    {
+        await using var connection = new NpgsqlConnection(TestServices.Postgres);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql.Replace("{schema}", $"\"{Schema}\"", StringComparison.Ordinal);
+        return await run(command);
+    }
+
+    private static void LiveHost(FakeAgent agent)
+    {
+        agent.LiveMigration = true;
+        agent.LibvirtUri = "qemu:///system";
+        agent.PeerLibvirtUri = $"qemu+tls://{agent.Name}.example/system";
+        agent.MigrateAddress = $"{agent.Name}.migration.example";
+    }
+
+    private async Task RunWorkloadAsync()
+    {
+        var api = App.Api();
+        var source = await FakeAgent.StartOnlineAsync(App, configure: LiveHost);
+        _hosts.Add(source);
+        var target = await FakeAgent.StartOnlineAsync(App, configure: LiveHost);
+        _hosts.Add(target);
+        await api.ClusterWithAsync(null, source, target);
+        // Reboots fail on the host, with libvirt's error; everything else succeeds as asked.
+        source.AutoAnswer = m => m.Kind == DomainOperationKind.Reboot
+            ? new DomainAnswer(false, DomainPowerState.Running, "VIR_ERR_OPERATION_FAILED", "reboot refused by the guest")
+            : DomainAnswer.AsAsked(m);
+        target.AutoAnswer = DomainAnswer.AsAsked;
+
+        var poolId = await api.ReadyPoolAsync(source.HostId, FleetApi.Unique("pool"));
+        var volumeId = await api.ReadyVolumeAsync(poolId, "root-disk");
+        await api.OnTargetOkAsync("resizeVolume", volumeId, sizeBytes: 128L << 20);
+        var imageId = await api.ReadyImageAsync(poolId, "base-image");
+        await api.DataAsync(StorageApi.CreateTemplate, new { input = new { name = "small", vcpus = 1, memoryMiB = 512, imageId, diskSizeBytes = 1L << 30 } });
+
+        var withDisk = await api.VmMutationAsync(StorageApi.CreateVm, "createVm", new
+        {
+            input = new { name = "with-disk", vcpus = 1, memoryMiB = 256, hostId = source.HostId.ToString(), disks = new[] { new { volumeId } } },
+        });
+        await api.OperationEndsAsync(withDisk.Str("operation.id"), "SUCCEEDED");
+        VmId = withDisk.Str("vm.id");
+
+        var vms = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            vms.Add(await api.VmOnAsync(source, $"vm-{i}", start: true));
+        }
+
+        await LifecycleAsync(api, "stopVm", vms[0], "SUCCEEDED");
+        await LifecycleAsync(api, "rebootVm", vms[1], "FAILED");
+        await LifecycleAsync(api, "pauseVm", vms[2], "SUCCEEDED");
+        await LifecycleAsync(api, "resumeVm", vms[2], "SUCCEEDED");
+        await LifecycleAsync(api, "deleteVm", vms[0], "SUCCEEDED");
+        var snapshot = await api.VmMutationAsync(
+            $"mutation($id: ID!, $name: String!) {{ createVmSnapshot(id: $id, name: $name) {{ {StorageApi.VmPayload} }} }}", "createVmSnapshot",
+            new { id = vms[3], name = "before-upgrade" });
+        await api.OperationEndsAsync(snapshot.Str("operation.id"), "SUCCEEDED");
+
+        var migration = await api.MigrateAsync(vms[3], target.HostId);
+        migration["errors"].ShouldBeNull(migration.ToJsonString());
+        await api.MigrationEndsAsync(migration["data"]!["migrateVm"]!.Str("operation.id"), "SUCCEEDED");
+
+        // An append that rolled back leaves a gap in the log's sequence, which a rebuild must step over.
+        await App.Events.ScalarAsync("select nextval('{schema}.mt_events_sequence') from generate_series(1, 3) order by 1 desc limit 1");
+        await api.SetLabelsAsync(target.HostId, ("rack", "r2"));
+    }
+
+    private static async Task LifecycleAsync(GraphQLClient api, string mutation, string vmId, string outcome)
+    {
+        var answer = await api.SendLifecycleAsync(mutation, vmId);
+        answer["errors"].ShouldBeNull(answer.ToJsonString());
+        await api.OperationEndsAsync(answer["data"]![mutation]!.Str("operation.id"), outcome);
+    }
+
+    /// <summary>Outcomes can still be on their way after the read model shows the end: wait until the log stops growing.</summary>
+    private async Task WaitUntilTheLogIsQuietAsync()
+    {
+        var last = -1L;
+        await Eventually.WaitAsync(async () =>
+        {
+            var head = await App.Events.ScalarAsync("select coalesce(max(seq_id), 0) from {schema}.mt_events");
+            var quiet = head == last;
+            last = head;
+            await Task.Delay(500);
+            return quiet;
+        }, "the event log to stop growing", TimeSpan.FromSeconds(30));
+    }
+}
