@@ -182,7 +182,7 @@ public sealed class FaultInjector(FaultPlatform platform, Workload workload, Fau
                 await platform.KillAgentAsync();
                 await Task.Delay(1000, cancellationToken);
                 restart = await platform.StartAgentAsync(cancellationToken);
-                detail = $"kill -9 with {inFlight} operations in flight; host ONLINE again {restart.TotalSeconds:0.0} s after the restart";
+                detail = $"kill -9 with {inFlight} operations in flight; heartbeating again {restart.TotalSeconds:0.0} s after the restart";
                 break;
             }
 

@@ -22,6 +22,12 @@ public sealed record FaultOptions
     /// <summary>How often the agent reports its whole inventory (drift becomes events).</summary>
     public int InventorySeconds { get; init; } = 2;
 
+    /// <summary>
+    /// How soon after each fault an operation must succeed again (check 6); null: only that one does. Three deadlines
+    /// (operations in flight time out; dispatch retries with back-off after a broker outage) plus 30 s for restarts.
+    /// </summary>
+    public double? RecoveryBoundSeconds { get; init; } = 60;
+
     /// <summary>Where the control plane's and the agent's whole output is kept (controlplane.log, agent.log); none when null.</summary>
     public string? LogFolder { get; init; }
 

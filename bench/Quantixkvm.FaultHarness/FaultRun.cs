@@ -158,7 +158,8 @@ public static class FaultRun
             fault.OperationsResumedSeconds = resumed == default ? null : Math.Round((resumed - fault.StartedAt).TotalSeconds, 2);
         }
 
-        invariants = [.. invariants, Invariants.CheckRecovered(injector.Records, options.Faults)];
+        invariants = [.. invariants, Invariants.CheckRecovered(
+            injector.Records, options.Faults, options.RecoveryBoundSeconds is { } bound ? TimeSpan.FromSeconds(bound) : null)];
         var mutations = workload.SentByMutation.Keys.Order().Select(m =>
         {
             var acked = workload.Acknowledged.Where(o => o.Mutation == m).ToList();

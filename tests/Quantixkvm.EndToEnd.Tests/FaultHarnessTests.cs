@@ -12,7 +12,8 @@ namespace Quantixkvm.EndToEnd.Tests;
 /// </summary>
 public sealed class FaultHarnessFixture : IAsyncLifetime
 {
-    public static readonly FaultOptions Options = new() { Operations = 40, Faults = 6, Vms = 6, Clients = 3, Seed = 5 };
+    /// <summary>No recovery time bound: tests assert no timings (the bench's run does bound it).</summary>
+    public static readonly FaultOptions Options = new() { Operations = 40, Faults = 6, Vms = 6, Clients = 3, Seed = 5, RecoveryBoundSeconds = null };
 
     public FaultPlatform Platform { get; private set; } = null!;
     public FaultRunResult Result { get; private set; } = null!;
@@ -185,6 +186,11 @@ public sealed class FaultHarnessTests(FaultHarnessFixture fixture, ITestOutputHe
         result.Holds.ShouldBeFalse();
         result.Figures["faults after which operations succeeded again"].ShouldBe(1);
         result.Violations.ShouldHaveSingleItem().ShouldContain("fault 2 (RabbitMqKill");
+
+        // With a bound, a recovery that took longer counts as none.
+        var bounded = Invariants.CheckRecovered([faults[0] with { OperationsResumedSeconds = 300 }], planned: 1, TimeSpan.FromSeconds(60));
+        bounded.Holds.ShouldBeFalse();
+        bounded.Violations.ShouldHaveSingleItem().ShouldContain("only after 300.0 s");
     }
 
     private static async Task<object?> Scalar(NpgsqlDataSource data, string sql)
