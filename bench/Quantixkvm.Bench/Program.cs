@@ -8,6 +8,7 @@ using Quantixkvm.Bench;
 var scenarios = new Dictionary<string, Func<string[], Task<int>>>
 {
     ["append"] = AppendScenario.RunAsync,
+    ["faults"] = FaultsScenario.RunAsync,
     ["e2e"] = EndToEndScenario.RunAsync,
     ["subscriptions"] = SubscriptionsScenario.RunAsync,
     ["rebuild"] = RebuildScenario.RunAsync,

@@ -27,13 +27,19 @@ public sealed class LibvirtDaemon : IAsyncDisposable
 
     public string Socket => Path.Combine(Root, "run", "libvirt", "libvirt-sock");
 
+    /// <summary>
+    /// With <c>logApiCalls</c>: libvirt's own debug log of every domain API call (virDomainCreate, virDomainDefineXML, ...,
+    /// each naming its domain), written by the daemon: a record of what was done to the hypervisor that no client can forget.
+    /// </summary>
+    public string ApiLog => Path.Combine(Root, "libvirt-api.log");
+
     /// <summary>The test driver's shared host, reached through this daemon. State lives while any connection is open.</summary>
     public string TestDriverUri => $"test+unix:///default?socket={Socket}";
 
     /// <summary>The daemon's own QEMU driver (session mode, as the daemon's user), for real domains, pools and secrets.</summary>
     public string QemuSessionUri => $"qemu+unix:///session?socket={Socket}";
 
-    public static async Task<LibvirtDaemon> StartAsync()
+    public static async Task<LibvirtDaemon> StartAsync(bool logApiCalls = false)
     {
         var root = Path.Combine(Path.GetTempPath(), $"qkvm-libvirtd-{Guid.NewGuid():N}"[..30]);
         foreach (var dir in new[] { "run", "config/libvirt", "cache", "data", "home" })
@@ -45,7 +51,8 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         var hostUuid = Guid.NewGuid();
         File.WriteAllText(
             Path.Combine(root, "config/libvirt/libvirtd.conf"),
-            $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\nhost_uuid = \"{hostUuid}\"\n");
+            $"unix_sock_dir = \"{Path.Combine(root, "run", "libvirt")}\"\nhost_uuid = \"{hostUuid}\"\n"
+            + (logApiCalls ? $"log_filters = \"1:libvirt.domain 4:*\"\nlog_outputs = \"1:file:{Path.Combine(root, "libvirt-api.log")}\"\n" : ""));
         // QEMU's output goes to files, not to virtlogd (no such daemon runs here).
         File.WriteAllText(Path.Combine(root, "config/libvirt/qemu.conf"), "stdio_handler = \"file\"\n");
         if (Environment.UserName == "root")

@@ -14,6 +14,8 @@ public sealed class PlatformProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly Lock _teeGate = new();
+    private StreamWriter? _tee;
 
     private PlatformProcess(string name, Process process)
     {
@@ -29,7 +31,7 @@ public sealed class PlatformProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>The operating system's process id (benchmarks read its CPU time).</summary>
+    /// <summary>The operating system's process id (benchmarks read its CPU time; the fault harness pauses it with SIGSTOP).</summary>
     public int Id => _process.Id;
 
     public string Output => string.Join('\n', _output);
@@ -65,6 +67,17 @@ public sealed class PlatformProcess : IAsyncDisposable
         return new PlatformProcess(project, Process.Start(start) ?? throw new InvalidOperationException($"{project} did not start"));
     }
 
+    /// <summary>Also appends every further line of output to a file: a whole run's log, beyond the recent lines kept in memory.</summary>
+    public PlatformProcess TeeTo(string path)
+    {
+        lock (_teeGate)
+        {
+            _tee = new StreamWriter(path, append: true) { AutoFlush = true };
+        }
+
+        return this;
+    }
+
     /// <summary>Like a power cut: no shutdown hooks, no flushing.</summary>
     public async Task KillAsync()
     {
@@ -79,6 +92,11 @@ public sealed class PlatformProcess : IAsyncDisposable
     {
         await KillAsync();
         _process.Dispose();
+        lock (_teeGate)
+        {
+            _tee?.Dispose();
+            _tee = null;
+        }
     }
 
     public static int FreePort()
@@ -96,6 +114,11 @@ public sealed class PlatformProcess : IAsyncDisposable
         }
 
         _output.Enqueue(line);
+        lock (_teeGate)
+        {
+            _tee?.WriteLine(line);
+        }
+
         while (_output.Count > 400)
         {
             _output.TryDequeue(out _);
