@@ -21,6 +21,8 @@ builder.Services.AddMassTransit(bus => bus.UsingRabbitMq((context, rabbitmq) =>
     rabbitmq.ReceiveEndpoint(AgentQueues.ForHost(options.HostId), e => e.ConfigureHostQueue(context));
 }));
 builder.Services.AddHostedService(services => services.GetRequiredService<HostReporter>());
+builder.Services.AddSingleton(rabbit);
+builder.Services.AddConsumerWatchdog(AgentQueues.ForHost(options.HostId));
 if (!string.IsNullOrWhiteSpace(options.LeaseDirectory))
 {
     // Storage-lease fencing: only with a lease folder every host and the control plane share (see AgentOptions.LeaseDirectory).

@@ -38,6 +38,7 @@ builder.Services.AddScoped<FleetCommands>();
 builder.Services.AddScoped<VmMoves>();
 builder.Services.AddScoped<DrsRecommendations>();
 builder.Services.AddSingleton(rabbit);
+builder.Services.AddConsumerWatchdog(AgentQueues.ControlPlaneOutcomes, AgentQueues.ControlPlaneHosts, AgentQueues.ControlPlaneHeartbeats);
 builder.Services.AddSingleton<HostQueues>();
 builder.Services.AddHostFencing(builder.Configuration);
 // Singletons as well as hosted services: the API runs a DRS evaluation on demand, and tests drive rounds directly.

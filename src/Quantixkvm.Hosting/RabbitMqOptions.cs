@@ -1,3 +1,5 @@
+using RabbitMQ.Client;
+
 namespace Quantixkvm.Hosting;
 
 /// <summary>How to reach RabbitMQ (configuration section "RabbitMq"); the defaults match infra/dev.</summary>
@@ -10,4 +12,10 @@ public sealed class RabbitMqOptions
     public string VirtualHost { get; set; } = "/";
     public string Username { get; set; } = "quantixkvm";
     public string Password { get; set; } = "quantixkvm";
+
+    /// <summary>A plain RabbitMQ client connection (beside MassTransit's), named so the broker's tools show who it is.</summary>
+    public ConnectionFactory ConnectionFactory(string clientName) => new()
+    {
+        HostName = Host, Port = Port, VirtualHost = VirtualHost, UserName = Username, Password = Password, ClientProvidedName = clientName,
+    };
 }

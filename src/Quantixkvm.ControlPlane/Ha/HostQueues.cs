@@ -14,12 +14,7 @@ public sealed class HostQueues(RabbitMqOptions rabbit, ILogger<HostQueues> logge
     /// <summary>Drops every message waiting in the host's queue; returns how many.</summary>
     public async Task<uint> PurgeAsync(Guid hostId, CancellationToken cancellationToken)
     {
-        var factory = new ConnectionFactory
-        {
-            HostName = rabbit.Host, Port = rabbit.Port, VirtualHost = rabbit.VirtualHost, UserName = rabbit.Username, Password = rabbit.Password,
-            ClientProvidedName = "quantixkvm-controlplane-fencing",
-        };
-        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var connection = await rabbit.ConnectionFactory("quantixkvm-controlplane-fencing").CreateConnectionAsync(cancellationToken);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         try
         {
