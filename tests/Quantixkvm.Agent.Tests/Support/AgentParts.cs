@@ -1,3 +1,4 @@
+using Quantixkvm.Agent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Quantixkvm.Agent.Hypervisor;
@@ -21,22 +22,12 @@ public static class AgentParts
         return new StorageOperations(new StoragePools(hypervisor, wrapped), new VolumeImporter(wrapped, http ?? new HttpClient()), new RbdTool(wrapped), clock);
     }
 
-    /// <summary>Registers what both consumers need, given the hypervisor's URI and the options.</summary>
+    /// <summary>Registers what the consumers need, as the agent composes them, on the hypervisor at <paramref name="libvirtUri"/>.</summary>
     public static void AddOperations(IServiceCollection services, string libvirtUri, AgentOptions options)
     {
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(_ => new HypervisorConnection(libvirtUri));
+        options.LibvirtUri = libvirtUri;
         services.AddSingleton(Options.Create(options));
-        services.AddSingleton<StoragePools>();
-        services.AddSingleton<CloudInitSeeds>();
-        services.AddSingleton<MigrationJobs>();
-        services.AddSingleton<DomainOperations>();
-        services.AddSingleton<HostDomains>();
-        services.AddSingleton<OutcomeCache<DomainOutcome>>();
-        services.AddSingleton(sp => new VolumeImporter(sp.GetRequiredService<IOptions<AgentOptions>>(), new HttpClient()));
-        services.AddSingleton<RbdTool>();
-        services.AddSingleton<StorageOperations>();
-        services.AddSingleton<OutcomeCache<StorageOutcome>>();
+        services.AddAgentHost();
     }
 
     /// <summary>A pool as the control plane names it.</summary>
