@@ -86,7 +86,8 @@ builder.Services.AddMassTransit(bus =>
         });
         rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHeartbeats, e =>
         {
-            e.ConfigureConsumer<HeartbeatConsumer>(context);
+            e.PrefetchCount = 2 * HeartbeatConsumer.MaxBatch;
+            e.ConfigureConsumer<HeartbeatConsumer>(context, HeartbeatConsumer.Configure);
             // Progress is telemetry too: many, small, and never in the way of outcomes.
             e.ConfigureConsumer<MigrationProgressConsumer>(context);
         });

@@ -224,15 +224,28 @@ public sealed class MigrationProgressConsumer(IDocumentStore store, ChangeHub hu
 
 /// <summary>
 /// Heartbeats overwrite one telemetry document per host: liveness, not history. Stamped with the
-/// control plane's clock, so a host with a skewed clock is not judged dead or alive by it.
+/// control plane's clock, so a host with a skewed clock is not judged dead or alive by it. Consumed in batches, one
+/// transaction each: at 10,000 hosts one commit per heartbeat was the limit (the scale bench's heartbeat queue grew).
 /// </summary>
-public sealed class HeartbeatConsumer(IDocumentStore store, TimeProvider clock) : IConsumer<HostHeartbeat>
+public sealed class HeartbeatConsumer(IDocumentStore store, TimeProvider clock) : IConsumer<Batch<HostHeartbeat>>
 {
-    public async Task Consume(ConsumeContext<HostHeartbeat> context)
+    /// <summary>How the heartbeat queue's endpoint collects batches: up to this many, or what arrived within the time limit.</summary>
+    public static void Configure(IConsumerConfigurator<HeartbeatConsumer> consumer) =>
+        consumer.Options<BatchOptions>(batch => batch.SetMessageLimit(MaxBatch).SetTimeLimit(TimeSpan.FromMilliseconds(50)).SetConcurrencyLimit(2));
+
+    /// <summary>The endpoint's prefetch must cover a full batch of each concurrent batch.</summary>
+    public const int MaxBatch = 500;
+
+    public async Task Consume(ConsumeContext<Batch<HostHeartbeat>> context)
     {
-        var m = context.Message;
+        var now = clock.GetUtcNow();
         await using var session = store.LightweightSession();
-        session.Store(new HostLiveness { Id = m.HostId, LastHeartbeatAt = clock.GetUtcNow(), DomainCount = m.DomainCount });
+        // The last heartbeat of each host in the batch is the one that counts.
+        foreach (var beat in context.Message.Select(m => m.Message).GroupBy(m => m.HostId).Select(g => g.Last()))
+        {
+            session.Store(new HostLiveness { Id = beat.HostId, LastHeartbeatAt = now, DomainCount = beat.DomainCount });
+        }
+
         await session.SaveChangesAsync(context.CancellationToken);
     }
 }
