@@ -70,9 +70,9 @@ public static class EventStoreSetup
         // Wake the async daemon on append instead of waiting for its next poll.
         store.Events.UseListenNotifyForEventAppends = true;
         // Dispatch and the change feed ride the daemon: when a wake-up is missed or coalesced under load, its polls bound the
-        // delay (defaults 250 ms / 1 s; the e2e bench showed them in the tail). An idle poll is one cheap query.
+        // delay (defaults 250 ms / 1 s; the e2e bench showed them in its p99). An idle poll is one cheap query.
         store.Projections.FastPollingTime = TimeSpan.FromMilliseconds(25);
-        store.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(250);
+        store.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(100);
 
         // Strict: an event a projection or subscription cannot apply stops it (and is logged) instead of being skipped,
         // so a read model or the dispatch never silently misses a fact.
