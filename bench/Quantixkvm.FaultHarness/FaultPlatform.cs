@@ -160,38 +160,12 @@ public sealed class FaultPlatform : IAsyncDisposable
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Signal(int pid, int signal);
 
-    /// <summary>Polls until the condition holds (errors while a part restarts count as "not yet").</summary>
-    public static async Task WaitAsync(
-        Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null, CancellationToken cancellationToken = default)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException or System.Text.Json.JsonException
-                or NpgsqlException)
-            {
-                last = ex;
-            }
-
-            if (process?.HasExited == true)
-            {
-                break;
-            }
-
-            await Task.Delay(200, cancellationToken);
-        }
-
-        throw new TimeoutException($"waited {timeout} for {what}; last error: {last?.Message}\n--- {process?.Name} output ---\n{process?.Output}");
-    }
+    /// <summary>Polls until the condition holds (errors while a part restarts count as "not yet", the database's too).</summary>
+    public static Task WaitAsync(
+        Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null, CancellationToken cancellationToken = default) =>
+        PlatformProcess.WaitUntilAsync(condition, timeout, what, process,
+            ex => ex is HttpRequestException or InvalidOperationException or TaskCanceledException or System.Text.Json.JsonException or NpgsqlException,
+            cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

@@ -152,34 +152,8 @@ public class Platform : IAsyncLifetime
         }, TimeSpan.FromSeconds(60), $"host {hostName} to be registered and ONLINE", agent);
 
     /// <summary>Polls until the condition holds; on timeout the failure includes the process's recent output.</summary>
-    public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException)
-            {
-                last = ex;
-            }
-
-            if (process?.HasExited == true)
-            {
-                break;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"waited {timeout} for {what}; last error: {last?.Message}\n--- {process?.Name} output ---\n{process?.Output}");
-    }
+    public static Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null) =>
+        PlatformProcess.WaitUntilAsync(condition, timeout, what, process);
 
     /// <summary>Creates a VM (started or not), waits until its create SUCCEEDED, and returns its id.</summary>
     public async Task<string> CreatedVmAsync(string name, bool start)

@@ -99,6 +99,44 @@ public sealed class PlatformProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Polls until <paramref name="condition"/> holds, while <paramref name="process"/> (if given) lives. Errors that mean
+    /// "not yet" (<paramref name="notYet"/>; by default a part still starting: connection refused, not ready, timed out)
+    /// are kept for the message; on timeout the failure includes the process's recent output.
+    /// </summary>
+    public static async Task WaitUntilAsync(
+        Func<Task<bool>> condition, TimeSpan timeout, string what, PlatformProcess? process = null, Func<Exception, bool>? notYet = null,
+        CancellationToken cancellationToken = default)
+    {
+        notYet ??= ex => ex is HttpRequestException or InvalidOperationException or TaskCanceledException;
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (notYet(ex))
+            {
+                last = ex;
+            }
+
+            if (process?.HasExited == true)
+            {
+                break;
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+
+        throw new TimeoutException($"waited {timeout} for {what}; last error: {last?.Message}\n--- {process?.Name} output ---\n{process?.Output}");
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

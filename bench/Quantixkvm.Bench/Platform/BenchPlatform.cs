@@ -1,4 +1,3 @@
-using System.Globalization;
 using Quantixkvm.Testing;
 
 namespace Quantixkvm.Bench.Platform;
@@ -129,28 +128,6 @@ public sealed class BenchPlatform : IAsyncDisposable
         await TestServices.DropSchemaAsync(_schema);
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what, PlatformProcess process)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline && !process.HasExited)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException)
-            {
-                last = ex;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
-            $"waited for {what}; last error: {last?.Message}\n--- {process.Name} output ---\n{process.Output}"));
-    }
+    private static Task WaitAsync(Func<Task<bool>> condition, string what, PlatformProcess process) =>
+        PlatformProcess.WaitUntilAsync(condition, TimeSpan.FromSeconds(90), what, process);
 }

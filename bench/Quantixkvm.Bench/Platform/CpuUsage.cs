@@ -30,18 +30,7 @@ public sealed class CpuUsage
         return result;
     }
 
-    private static TimeSpan CpuTime(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return process.TotalProcessorTime;
-        }
-        catch (ArgumentException)
-        {
-            return TimeSpan.Zero;
-        }
-    }
+    private static TimeSpan CpuTime(int pid) => TimeSpan.FromSeconds(ProcStats.CpuSeconds(pid));
 
     /// <summary>The first line of /proc/stat: busy (all but idle and iowait) and total jiffies of every core.</summary>
     private static (long Busy, long Total) MachineTicks()

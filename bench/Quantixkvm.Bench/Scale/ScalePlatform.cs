@@ -26,7 +26,7 @@ public sealed class ScalePlatform : IAsyncDisposable
     public HttpClient Http { get; }
     public GraphQLClient Api { get; }
     public PlatformProcess? ControlPlane { get; private set; }
-    public int ControlPlanePid { get; private set; }
+    public int ControlPlanePid => ControlPlane!.Id;
 
     public static async Task<ScalePlatform> StartAsync(double heartbeatTimeoutSeconds, int operationTimeoutSeconds)
     {
@@ -41,33 +41,11 @@ public sealed class ScalePlatform : IAsyncDisposable
             ["ControlPlane__HeartbeatTimeoutSeconds"] = heartbeatTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             ["RabbitMq__VirtualHost"] = platform.VirtualHost,
         }, "--urls", urls);
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (true)
+        await PlatformProcess.WaitUntilAsync(async () =>
         {
-            try
-            {
-                using var response = await platform.Http.GetAsync("readyz");
-                if (response.IsSuccessStatusCode)
-                {
-                    break;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            if (platform.ControlPlane.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"the control plane did not become ready:\n{platform.ControlPlane.Output}");
-            }
-
-            await Task.Delay(250);
-        }
-
-        // PlatformProcess runs `dotnet <dll> --urls <url>`: the unique URL finds its process id.
-        platform.ControlPlanePid = ProcStats.ByCommandLine("Quantixkvm.ControlPlane.dll", urls)
-            ?? throw new InvalidOperationException("the control plane's process was not found in /proc");
+            using var response = await platform.Http.GetAsync("readyz");
+            return response.IsSuccessStatusCode;
+        }, TimeSpan.FromSeconds(90), "the control plane to become ready", platform.ControlPlane);
         return platform;
     }
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Npgsql;
+using Quantixkvm.Bench.Platform;
 using Quantixkvm.Bench.Reporting;
 using Quantixkvm.Contracts;
 
