@@ -87,7 +87,6 @@ public static class EventStoreSetup
         {
             store.Events.MapEventType(type, name);
         }
-
     }
 
     /// <summary>The read models, projected inline: in the transaction that appends their events.</summary>

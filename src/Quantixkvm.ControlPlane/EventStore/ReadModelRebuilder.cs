@@ -154,7 +154,7 @@ public sealed class ReadModelRebuilder
         using var command = new NpgsqlCommand(
             $"""
             SELECT seq_id, id, stream_id, version, type, data, timestamp, tenant_id, correlation_id, causation_id, user_name
-            FROM {Quote(schema)}.mt_events WHERE seq_id <= $1 ORDER BY seq_id
+            FROM {ReadModelReplay.Quote(schema)}.mt_events WHERE seq_id <= $1 ORDER BY seq_id
             """, connection)
         {
             Parameters = { new NpgsqlParameter { Value = highWater } },
@@ -243,8 +243,6 @@ public sealed class ReadModelRebuilder
 
         return Stopwatch.GetElapsedTime(0, busy);
     }
-
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>A stored event type: its CLR type, how to wrap its data as Marten's <c>Event&lt;T&gt;</c>, and the routed projections it reaches.</summary>
     private sealed record StoredType(Type ClrType, string DotNetTypeName, Func<object, IEvent> Wrap, (RoutedFold Fold, Func<object, Guid> Route)[] Routes)

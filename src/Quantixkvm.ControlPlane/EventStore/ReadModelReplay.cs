@@ -190,7 +190,8 @@ public static class ReadModelReplay
         await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    /// <summary>A PostgreSQL identifier (schema or table name) quoted for SQL text.</summary>
+    internal static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }
 
 public sealed record ReplayReport(string LiveSchema, long Events, TimeSpan Elapsed, IReadOnlyList<ReadModelComparison> ReadModels, bool LogMovedDuringVerification)
