@@ -21,6 +21,10 @@ public enum DomainOperationKind
 
     /// <summary>Define the domain on this host if missing (from the spec and disks) and bring it to the desired state: cold moves and HA restarts.</summary>
     Recover,
+
+    /// <summary>Plug <see cref="RunDomainOperation.Nic"/> into the domain: live when it runs, and in its definition.</summary>
+    AttachNic,
+    DetachNic,
 }
 
 /// <summary>A domain's power state on the wire (reported by agents, or asked for).</summary>
@@ -39,7 +43,8 @@ public sealed record DomainSpecification(Guid VmId, string Name, int Vcpus, int 
 /// Control plane → the host's own durable queue. <c>OperationId</c> is the agent's de-duplication key:
 /// the dispatcher delivers at least once. <c>Disks</c> is the VM's whole disk list (a create defines the
 /// domain with it); <c>Disk</c> the one an attach or detach concerns; <c>Snapshot</c> the one a snapshot
-/// operation concerns. The optional fields are absent in messages older than storage.
+/// operation concerns; <c>Nics</c> and <c>Nic</c> likewise for network interfaces. The optional fields are absent
+/// in older messages.
 /// </summary>
 public sealed record RunDomainOperation(
     Guid OperationId,
@@ -55,7 +60,9 @@ public sealed record RunDomainOperation(
     DiskAttachment? Disk = null,
     SnapshotSpecification? Snapshot = null,
     CloudInitSeed? CloudInit = null,
-    MigrationTarget? Migration = null);
+    MigrationTarget? Migration = null,
+    IReadOnlyList<NicAttachment>? Nics = null,
+    NicAttachment? Nic = null);
 
 /// <summary>
 /// Where a live migration goes: the target host's libvirt URI as its agent registered it (the source's libvirt

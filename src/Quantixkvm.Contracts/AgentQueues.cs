@@ -30,5 +30,7 @@ public static class AgentQueues
         typeof(ReleaseDomains),
         typeof(FenceHost),
         typeof(HostFencedBySelf),
+        typeof(RealizeNetworks),
+        typeof(NetworksRealized),
     ];
 }
