@@ -160,10 +160,29 @@ public sealed unsafe class LibvirtDomain : IDisposable
     /// <summary>
     /// Adds a NIC (<see cref="DomainXml.Interface"/>) to the running domain (<paramref name="live"/>: QEMU hot-plugs it and
     /// libvirt plugs its TAP into the bridge), to its persistent definition (<paramref name="config"/>), or both
-    /// (<c>virDomainAttachDeviceFlags</c>); a domain already holding the MAC refuses it. libvirt's test driver does
-    /// not support it (<c>VIR_ERR_NO_SUPPORT</c>).
+    /// (<c>virDomainAttachDeviceFlags</c>). libvirt's test driver does not support it (<c>VIR_ERR_NO_SUPPORT</c>).
     /// </summary>
-    public void AttachInterface(NicSpec nic, bool live, bool config) => AttachDevice(DomainXml.Interface(nic), live, config);
+    /// <exception cref="ArgumentException">The NIC is invalid (see <see cref="DomainXml.Interface"/>).</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The domain (live, or its definition, as asked) already has a NIC with this MAC: libvirt would add a second one to a
+    /// definition, which no detach by MAC could then tell apart.
+    /// </exception>
+    public void AttachInterface(NicSpec nic, bool live, bool config)
+    {
+        string xml = DomainXml.Interface(nic);
+        string mac = DomainXml.CanonicalMac(nic.Mac, nameof(nic) + "." + nameof(nic.Mac));
+        if (live || !config)
+        {
+            RefuseHeldMac(mac, inactive: false);
+        }
+
+        if (config)
+        {
+            RefuseHeldMac(mac, inactive: true);
+        }
+
+        AttachDevice(xml, live, config);
+    }
 
     /// <summary>
     /// Removes the NIC with <paramref name="mac"/> from the running domain, its persistent definition, or both
@@ -368,6 +387,15 @@ public sealed unsafe class LibvirtDomain : IDisposable
         {
             handle.Dispose();
             throw;
+        }
+    }
+
+    private void RefuseHeldMac(string mac, bool inactive)
+    {
+        if (ListInterfaces(inactive).Any(held => held.Mac == mac))
+        {
+            throw new InvalidOperationException(
+                $"Domain {this} already has a NIC with MAC {mac}{(inactive ? " in its definition" : "")}.");
         }
     }
 
