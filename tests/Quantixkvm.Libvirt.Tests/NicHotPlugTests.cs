@@ -116,33 +116,36 @@ public sealed class NicHotPlugTests(NicDaemonFixture fixture) : IClassFixture<Ni
     public async Task a_nic_hot_plugged_into_a_running_guest_gets_a_tap_on_the_bridge_its_link_goes_down_and_it_is_detached_again()
     {
         await using var bridge = await LinuxBridge.CreateAsync();
-        var (domain, _) = await BootGuestAsync();
-        using (domain)
-        {
-            var nic = new NicSpec("02:00:00:00:05:01", bridge.Name, Model: "virtio");
+        var boot = new NicSpec("02:00:00:00:05:01", bridge.Name, Model: "e1000");
+        using LibvirtDomain domain = await BootGuestAsync(boot);
+        string bootTap = domain.ListInterfaces().ShouldHaveSingleItem().TargetDev.ShouldNotBeNull("libvirt names the TAP it plugged in");
+        (await bridge.PortsAsync()).ShouldBe([bootTap], "the NIC of the definition is on the bridge from the start");
+        var nic = new NicSpec("02:00:00:00:05:02", bridge.Name, Model: "virtio");
 
-            domain.AttachInterface(nic, live: true, config: true);
+        domain.AttachInterface(nic, live: true, config: true);
 
-            DomainInterface live = domain.ListInterfaces().ShouldHaveSingleItem();
-            live.Mac.ShouldBe(nic.Mac);
-            live.SourceBridge.ShouldBe(bridge.Name);
-            live.LinkUp.ShouldBeTrue();
-            live.TargetDev.ShouldNotBeNullOrEmpty("libvirt names the TAP it plugged in");
-            (await bridge.PortsAsync()).ShouldBe([live.TargetDev]);
-            domain.ListInterfaces(inactive: true).Select(n => n.Mac).ShouldBe([nic.Mac], "also in the definition");
+        DomainInterface live = domain.ListInterfaces().Where(n => n.Mac == nic.Mac).ShouldHaveSingleItem();
+        live.SourceBridge.ShouldBe(bridge.Name);
+        live.Model.ShouldBe("virtio");
+        live.LinkUp.ShouldBeTrue();
+        live.TargetDev.ShouldNotBeNullOrEmpty();
+        (await bridge.PortsAsync()).Order().ShouldBe(new[] { bootTap, live.TargetDev! }.Order());
+        domain.ListInterfaces(inactive: true).Select(n => n.Mac).ShouldBe([boot.Mac, nic.Mac], "also in the definition");
+        Should.Throw<InvalidOperationException>(() => domain.AttachInterface(nic, live: true, config: true));
 
-            domain.SetInterfaceLink(nic.Mac, up: false, live: true, config: true);
+        domain.SetInterfaceLink(nic.Mac, up: false, live: true, config: true);
 
-            domain.ListInterfaces().ShouldHaveSingleItem().LinkUp.ShouldBeFalse();
-            domain.ListInterfaces(inactive: true).ShouldHaveSingleItem().LinkUp.ShouldBeFalse();
+        domain.ListInterfaces().Select(n => n.LinkUp).ShouldBe([true, false]);
+        domain.ListInterfaces(inactive: true).Select(n => n.LinkUp).ShouldBe([true, false]);
 
-            domain.DetachInterface(nic.Mac, live: true, config: true);
+        domain.DetachInterface(nic.Mac, live: true, config: true);
 
-            // The guest releases the device on its own time (ACPI unplug): QEMU then removes the NIC and libvirt its TAP.
-            await WaitUntilAsync(() => domain.ListInterfaces().Count == 0, "the guest to release the NIC");
-            domain.ListInterfaces(inactive: true).ShouldBeEmpty();
-            await WaitUntilAsync(async () => (await bridge.PortsAsync()).Count == 0, "the TAP to leave the bridge");
-        }
+        // The guest releases the device on its own time (ACPI unplug): QEMU then removes the NIC and libvirt its TAP.
+        await WaitUntilAsync(() => domain.ListInterfaces().Count == 1, "the guest to release the NIC");
+        domain.ListInterfaces().Select(n => n.Mac).ShouldBe([boot.Mac]);
+        domain.ListInterfaces(inactive: true).Select(n => n.Mac).ShouldBe([boot.Mac]);
+        await WaitUntilAsync(async () => (await bridge.PortsAsync()).Count == 1, "the TAP to leave the bridge");
+        (await bridge.PortsAsync()).ShouldBe([bootTap]);
     }
 
     private LibvirtDomain DefineDomain(DomainSpec spec)
@@ -151,8 +154,8 @@ public sealed class NicHotPlugTests(NicDaemonFixture fixture) : IClassFixture<Ni
         return Connection.DefineDomain(DomainXml.Build(spec));
     }
 
-    /// <summary>Defines and starts a guest from an overlay of the test image and waits until its init runs.</summary>
-    private async Task<(LibvirtDomain Domain, string Console)> BootGuestAsync()
+    /// <summary>Defines and starts a guest with the NIC from an overlay of the test image and waits until its init runs.</summary>
+    private async Task<LibvirtDomain> BootGuestAsync(NicSpec nic)
     {
         var uuid = Guid.NewGuid();
         var disk = await fixture.Daemon.CreateOverlayAsync(fixture.GuestImagePath, $"guest-{uuid:N}.qcow2");
@@ -160,11 +163,12 @@ public sealed class NicHotPlugTests(NicDaemonFixture fixture) : IClassFixture<Ni
         LibvirtDomain domain = DefineDomain(new DomainSpec(
             uuid, $"qkvm-{uuid:N}", "nic hot-plug", 1, 128, "qemu",
             Disks: [new DiskSpec("vda", DriverFormat: "qcow2", SourceFile: disk, BootOrder: 1, Serial: "root")],
-            SerialLogPath: console));
+            SerialLogPath: console,
+            Nics: [nic]));
         domain.Start();
         await GuestImage.WaitForSerialLineAsync(
             console, line => line.Contains("QKVM-GUEST-READY", StringComparison.Ordinal), Boot, CancellationToken.None);
-        return (domain, console);
+        return domain;
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, string what) =>
