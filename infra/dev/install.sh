@@ -85,3 +85,24 @@ if qkvm_is_root && ! id quantixkvm >/dev/null 2>&1; then
   useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin quantixkvm
   qkvm_log "created system user quantixkvm (runs private libvirt daemons in tests)"
 fi
+
+# The guests of those unprivileged daemons reach a Linux bridge through QEMU's bridge helper, which makes the TAP:
+# it must be setuid root (a dpkg statoverride, so that upgrades keep it) and its ACL must allow the bridges the
+# tests make (qkvmtestbr0-9, see tests/Quantixkvm.Libvirt.Tests/LinuxBridge.cs) and no others.
+BRIDGE_HELPER=/usr/lib/qemu/qemu-bridge-helper
+if qkvm_is_root && [[ -x "$BRIDGE_HELPER" ]]; then
+  if ! dpkg-statoverride --list "$BRIDGE_HELPER" >/dev/null; then
+    dpkg-statoverride --update --add root root 4755 "$BRIDGE_HELPER"
+    qkvm_log "made $BRIDGE_HELPER setuid root (guests of test daemons on Linux bridges)"
+  fi
+  # The helper drops to the caller's user keeping only CAP_NET_ADMIN, so it opens /dev/net/tun as that user: udev makes
+  # it 0666 on a normal host, some containers leave it 0600 (creating a TAP still needs CAP_NET_ADMIN).
+  if [[ -c /dev/net/tun && "$(stat -c %a /dev/net/tun)" != 666 ]]; then
+    chmod 0666 /dev/net/tun
+    qkvm_log "made /dev/net/tun 0666, as udev would"
+  fi
+  mkdir -p /etc/qemu
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    grep -qx "allow qkvmtestbr$i" /etc/qemu/bridge.conf 2>/dev/null || echo "allow qkvmtestbr$i" >>/etc/qemu/bridge.conf
+  done
+fi

@@ -22,4 +22,5 @@ public sealed record DomainSpec(
     string DomainType,
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<DiskSpec>? Disks = null,
-    string? SerialLogPath = null);
+    string? SerialLogPath = null,
+    IReadOnlyList<NicSpec>? Nics = null);

@@ -26,7 +26,7 @@ public static partial class DomainXml
 
     /// <summary>
     /// A minimal x86_64 HVM domain: name, UUID, title, Quantixkvm metadata, memory, vCPUs, ACPI/APIC
-    /// (so that a graceful shutdown can reach a QEMU guest), the spec's disks, a serial console (a
+    /// (so that a graceful shutdown can reach a QEMU guest), the spec's disks and NICs, a serial console (a
     /// pseudo-terminal, or the spec's log file) and a memory balloon. When any disk has a boot order
     /// the domain-wide <c>&lt;boot dev='hd'/&gt;</c> is left out, since libvirt refuses both together.
     /// Accepted by libvirt's test driver as well as by the QEMU driver (<c>qemu</c>/<c>kvm</c>).
@@ -55,6 +55,7 @@ public static partial class DomainXml
         }
 
         List<XElement> disks = BuildDisks(spec.Disks);
+        List<XElement> interfaces = BuildInterfaces(spec.Nics);
         bool perDeviceBoot = spec.Disks?.Any(disk => disk.BootOrder is not null) == true;
         string? serialLog = spec.SerialLogPath is null
             ? null
@@ -86,6 +87,7 @@ public static partial class DomainXml
             new XElement(
                 "devices",
                 disks,
+                interfaces,
                 new XElement(
                     "serial",
                     new XAttribute("type", serialLog is null ? "pty" : "file"),

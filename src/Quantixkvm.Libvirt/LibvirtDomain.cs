@@ -28,6 +28,8 @@ public sealed unsafe class LibvirtDomain : IDisposable
     private const uint AffectLive = 1 << 0;   // VIR_DOMAIN_AFFECT_LIVE
     private const uint AffectConfig = 1 << 1; // VIR_DOMAIN_AFFECT_CONFIG
 
+    private const uint XmlInactive = 1 << 1;  // VIR_DOMAIN_XML_INACTIVE
+
     private readonly DomainHandle handle;
 
     private LibvirtDomain(DomainHandle handle, Guid uuid, string name)
@@ -101,10 +103,17 @@ public sealed unsafe class LibvirtDomain : IDisposable
     }
 
     /// <summary>The domain's current XML description (<c>virDomainGetXMLDesc</c>, no flags).</summary>
-    public string GetXml()
+    public string GetXml() => GetXml(inactive: false);
+
+    /// <summary>
+    /// The domain's XML description (<c>virDomainGetXMLDesc</c>): with <paramref name="inactive"/> its persistent
+    /// definition (what the next boot uses, <c>VIR_DOMAIN_XML_INACTIVE</c>), else the current one (a running domain's
+    /// live configuration).
+    /// </summary>
+    public string GetXml(bool inactive)
     {
         ThrowIfDisposed();
-        byte* xml = NativeMethods.virDomainGetXMLDesc(handle, 0);
+        byte* xml = NativeMethods.virDomainGetXMLDesc(handle, inactive ? XmlInactive : 0);
         if (xml == null)
         {
             throw LibvirtRuntime.TakeLastError("virDomainGetXMLDesc");
@@ -147,6 +156,75 @@ public sealed unsafe class LibvirtDomain : IDisposable
     /// domain, else the persistent one): target device, source and serial.
     /// </summary>
     public IReadOnlyList<DomainDisk> ListDisks() => DomainXml.ReadDisks(GetXml());
+
+    /// <summary>
+    /// Adds a NIC (<see cref="DomainXml.Interface"/>) to the running domain (<paramref name="live"/>: QEMU hot-plugs it and
+    /// libvirt plugs its TAP into the bridge), to its persistent definition (<paramref name="config"/>), or both
+    /// (<c>virDomainAttachDeviceFlags</c>). libvirt's test driver does not support it (<c>VIR_ERR_NO_SUPPORT</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The NIC is invalid (see <see cref="DomainXml.Interface"/>).</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The domain (live, or its definition, as asked) already has a NIC with this MAC: libvirt would add a second one to a
+    /// definition, which no detach by MAC could then tell apart.
+    /// </exception>
+    public void AttachInterface(NicSpec nic, bool live, bool config)
+    {
+        string xml = DomainXml.Interface(nic);
+        string mac = DomainXml.CanonicalMac(nic.Mac, nameof(nic) + "." + nameof(nic.Mac));
+        if (live || !config)
+        {
+            RefuseHeldMac(mac, inactive: false);
+        }
+
+        if (config)
+        {
+            RefuseHeldMac(mac, inactive: true);
+        }
+
+        AttachDevice(xml, live, config);
+    }
+
+    /// <summary>
+    /// Removes the NIC with <paramref name="mac"/> from the running domain, its persistent definition, or both
+    /// (<c>virDomainDetachDeviceFlags</c>); libvirt reports a MAC the domain does not hold. A live detach asks the guest
+    /// to release the device: it may still be listed for a moment after this call returns.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="mac"/> is not a unicast MAC address.</exception>
+    public void DetachInterface(string mac, bool live, bool config) =>
+        DetachDevice(DomainXml.InterfaceByMac(DomainXml.CanonicalMac(mac, nameof(mac))), live, config);
+
+    /// <summary>
+    /// Sets the link of the NIC with <paramref name="mac"/> up or down, as pulling the cable would
+    /// (<c>virDomainUpdateDeviceFlags</c>): in the running domain, in its persistent definition, or both. Each is
+    /// updated from its own XML, since libvirt accepts no other change to the NIC; libvirt reports a MAC the domain
+    /// does not hold.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="mac"/> is not a unicast MAC address.</exception>
+    public void SetInterfaceLink(string mac, bool up, bool live, bool config)
+    {
+        string canonical = DomainXml.CanonicalMac(mac, nameof(mac));
+        if (live)
+        {
+            UpdateDevice(DomainXml.InterfaceWithLinkState(GetXml(inactive: false), canonical, up), AffectLive);
+        }
+
+        if (config)
+        {
+            UpdateDevice(DomainXml.InterfaceWithLinkState(GetXml(inactive: true), canonical, up), AffectConfig);
+        }
+
+        if (!live && !config)
+        {
+            // libvirt's "current": the live domain when it runs, else the definition.
+            UpdateDevice(DomainXml.InterfaceWithLinkState(GetXml(inactive: false), canonical, up), 0);
+        }
+    }
+
+    /// <summary>
+    /// The domain's NICs as its XML describes them: the current one (the live configuration of a running domain,
+    /// with the TAP names libvirt made), or with <paramref name="inactive"/> the persistent definition.
+    /// </summary>
+    public IReadOnlyList<DomainInterface> ListInterfaces(bool inactive = false) => DomainXml.ReadInterfaces(GetXml(inactive));
 
     /// <summary>
     /// Takes a snapshot described by <paramref name="snapshotXml"/> (<c>virDomainSnapshotCreateXML</c>,
@@ -310,6 +388,21 @@ public sealed unsafe class LibvirtDomain : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    private void RefuseHeldMac(string mac, bool inactive)
+    {
+        if (ListInterfaces(inactive).Any(held => held.Mac == mac))
+        {
+            throw new InvalidOperationException(
+                $"Domain {this} already has a NIC with MAC {mac}{(inactive ? " in its definition" : "")}.");
+        }
+    }
+
+    private void UpdateDevice(string deviceXml, uint flags)
+    {
+        ThrowIfDisposed();
+        LibvirtRuntime.Check(NativeMethods.virDomainUpdateDeviceFlags(handle, deviceXml, flags), "virDomainUpdateDeviceFlags");
     }
 
     private static long Bytes(ulong value) => value > long.MaxValue ? long.MaxValue : (long)value;

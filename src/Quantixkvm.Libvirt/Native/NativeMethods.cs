@@ -112,6 +112,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int virDomainDetachDeviceFlags(DomainHandle domain, string xml, uint flags);
 
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int virDomainUpdateDeviceFlags(DomainHandle domain, string xml, uint flags);
+
     // --- migration and jobs ---------------------------------------------------------------
 
     [LibraryImport(Library)]
