@@ -20,8 +20,11 @@ public sealed record NicAttachment(
     Guid PortId, Guid NetworkId, string Mac, string Model, string NetworkKind, string BridgeName, int? Vlan, string? InterfaceId, int Mtu,
     bool LinkUp = true)
 {
-    /// <summary>The OVN logical switch port (and OVS iface-id) of a port: stable, and names the port it serves.</summary>
-    public static string InterfaceIdFor(Guid portId) => $"qkvm-port-{portId:N}";
+    /// <summary>
+    /// The OVN logical switch port (and OVS iface-id) of a port: the port's id itself, because libvirt accepts only a
+    /// UUID as an openvswitch virtualport's interfaceid.
+    /// </summary>
+    public static string InterfaceIdFor(Guid portId) => portId.ToString("D");
 }
 
 /// <summary>
