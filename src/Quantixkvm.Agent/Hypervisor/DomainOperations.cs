@@ -70,6 +70,8 @@ public sealed class DomainOperations(
                 DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume()),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
                 DomainOperationKind.DetachDisk => DetachDisk(RequireDisk(command), domain),
+                DomainOperationKind.AttachNic => Act(domain, d => DomainNics.Attach(hypervisor.Connection, d, RequireNic(command), IsActive(d))),
+                DomainOperationKind.DetachNic => Act(domain, d => DomainNics.Detach(hypervisor.Connection, d, RequireNic(command), IsActive(d))),
                 DomainOperationKind.CreateSnapshot => CreateSnapshot(RequireSnapshot(command), domain),
                 DomainOperationKind.RevertSnapshot => RevertSnapshot(RequireSnapshot(command), domain),
                 DomainOperationKind.DeleteSnapshot => DeleteSnapshot(RequireSnapshot(command), domain),
@@ -193,7 +195,8 @@ public sealed class DomainOperations(
                 spec.VmId, DomainName(spec.VmId), spec.Name, spec.Vcpus, spec.MemoryMiB, domainType,
                 new Dictionary<string, string> { ["vm-id"] = spec.VmId.ToString() },
                 disks.Count > 0 ? disks : null,
-                serialLog)));
+                serialLog,
+                command.Nics is { Count: > 0 } nics ? [.. nics.Select(DomainNics.SpecOf)] : null)));
         }
         catch when (seed is not null)
         {
@@ -486,6 +489,9 @@ public sealed class DomainOperations(
 
     private static DiskAttachment RequireDisk(RunDomainOperation command) =>
         command.Disk ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its disk");
+
+    private static NicAttachment RequireNic(RunDomainOperation command) =>
+        command.Nic ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its NIC");
 
     private static SnapshotSpecification RequireSnapshot(RunDomainOperation command) =>
         command.Snapshot ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its snapshot");
