@@ -1,5 +1,6 @@
 using Quantixkvm.Domain.Clusters;
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Networks;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Templates;
 using Quantixkvm.Domain.Vms;
@@ -80,5 +81,19 @@ public static class EventCatalog
         (typeof(StorageOperationTimedOut), "storage.operation-timed-out.v1"),
         (typeof(TemplateCreated), "template.created.v1"),
         (typeof(TemplateDeleted), "template.deleted.v1"),
+        (typeof(NetworkCreated), "network.created.v1"),
+        (typeof(NetworkUpdated), "network.updated.v1"),
+        (typeof(NetworkSubnetAdded), "network.subnet-added.v1"),
+        (typeof(NetworkSubnetRemoved), "network.subnet-removed.v1"),
+        (typeof(NetworkPortAdded), "network.port-added.v1"),
+        (typeof(NetworkPortRemoved), "network.port-removed.v1"),
+        (typeof(NetworkPortSecurityGroupsSet), "network.port-security-groups-set.v1"),
+        (typeof(NetworkRealizedOnHost), "network.realized-on-host.v1"),
+        (typeof(NetworkRealizationFailed), "network.realization-failed.v1"),
+        (typeof(NetworkDeleted), "network.deleted.v1"),
+        (typeof(SecurityGroupCreated), "security-group.created.v1"),
+        (typeof(SecurityGroupRuleAdded), "security-group.rule-added.v1"),
+        (typeof(SecurityGroupRuleRemoved), "security-group.rule-removed.v1"),
+        (typeof(SecurityGroupDeleted), "security-group.deleted.v1"),
     ];
 }

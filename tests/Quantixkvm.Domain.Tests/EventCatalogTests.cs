@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Quantixkvm.Domain.Clusters;
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Networks;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Templates;
 using Quantixkvm.Domain.Vms;
@@ -13,7 +14,11 @@ public partial class EventCatalogTests
     private static partial Regex StoredName();
 
     /// <summary>The base type of each aggregate's (or family's) events.</summary>
-    private static readonly Type[] EventBases = [typeof(VmEvent), typeof(HostEvent), typeof(ClusterEvent), typeof(StorageEvent), typeof(TemplateEvent)];
+    private static readonly Type[] EventBases =
+    [
+        typeof(VmEvent), typeof(HostEvent), typeof(ClusterEvent), typeof(StorageEvent), typeof(TemplateEvent),
+        typeof(NetworkEvent), typeof(SecurityGroupEvent),
+    ];
 
     private static bool IsDomainEvent(Type t) => EventBases.Any(t.IsSubclassOf);
 
@@ -29,6 +34,8 @@ public partial class EventCatalogTests
         _ when type.IsSubclassOf(typeof(HostEvent)) => "host.",
         _ when type.IsSubclassOf(typeof(ClusterEvent)) => "cluster.",
         _ when type.IsSubclassOf(typeof(TemplateEvent)) => "template.",
+        _ when type.IsSubclassOf(typeof(NetworkEvent)) => "network.",
+        _ when type.IsSubclassOf(typeof(SecurityGroupEvent)) => "security-group.",
         _ when type.Name.StartsWith("StoragePool", StringComparison.Ordinal) => "storage-pool.",
         _ when type.Name.StartsWith("Volume", StringComparison.Ordinal) => "volume.",
         _ when type.Name.StartsWith("StorageOperation", StringComparison.Ordinal) => "storage.",

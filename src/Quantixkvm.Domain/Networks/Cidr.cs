@@ -67,6 +67,28 @@ public sealed record Cidr
         return (new Cidr(address, prefix), null);
     }
 
+    /// <summary>
+    /// Parses one IPv4 or IPv6 address strictly: IPv4 as four decimal octets without leading zeros (IPAddress.Parse
+    /// would read "10.1" as 10.0.0.1 and "010.0.0.1" as octal), no IPv6 zone ("%eth0"). Null and a message naming <paramref name="what"/> when it is not an address.
+    /// </summary>
+    public static (IPAddress? Address, string? Error) ParseAddress(string what, string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return (null, $"{what} must be an IP address, e.g. 10.0.0.1 or fd00::1");
+        }
+
+        var ipv4Shaped = !text.Contains(':', StringComparison.Ordinal);
+        if (!IPAddress.TryParse(text, out var address) || text.Contains('%', StringComparison.Ordinal)
+            || (ipv4Shaped && (address.AddressFamily != AddressFamily.InterNetwork || text.Split('.').Length != 4
+                || text.Split('.').Any(part => part.Length is 0 or > 3 || !part.All(char.IsAsciiDigit) || (part.Length > 1 && part[0] == '0')))))
+        {
+            return (null, $"{what} '{text}' is not an IP address (IPv4 as four decimal octets, e.g. 10.0.0.1, or IPv6, e.g. fd00::1)");
+        }
+
+        return (address, null);
+    }
+
     public bool Contains(IPAddress address) =>
         address.AddressFamily == Family && ToNumber(address) >= First && ToNumber(address) <= Last;
 
@@ -77,6 +99,13 @@ public sealed record Cidr
         offset < 0 || offset >= Size
             ? throw new ArgumentOutOfRangeException(nameof(offset), $"{this} has {Size} addresses")
             : FromNumber(First + offset, Family);
+
+    /// <summary>The last address of an IPv4 subnet of /30 or wider: its broadcast address, never given to a host.</summary>
+    public IPAddress? Broadcast => Family == AddressFamily.InterNetwork && PrefixLength <= 30 ? FromNumber(Last, Family) : null;
+
+    /// <summary>How far <paramref name="address"/> lies past the network address (0 for the network address itself).</summary>
+    public BigInteger OffsetOf(IPAddress address) =>
+        Contains(address) ? ToNumber(address) - First : throw new ArgumentOutOfRangeException(nameof(address), $"{address} is not in {this}");
 
     public override string ToString() => $"{Network}/{PrefixLength}";
 

@@ -12,13 +12,13 @@ namespace Quantixkvm.Domain.Networks;
 public static class MacAddress
 {
     /// <summary>The address of NIC <paramref name="index"/> of VM <paramref name="vmId"/>, with <paramref name="attempt"/> to step past a taken one.</summary>
-    public static string For(Guid vmId, int index, int attempt = 0)
-    {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{vmId:N}/nic/{index}/{attempt}"));
-        // Locally administered (bit 1 set), unicast (bit 0 clear).
-        hash[0] = (byte)((hash[0] & 0b1111_1100) | 0b0000_0010);
-        return string.Join(':', hash.Take(6).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-    }
+    public static string For(Guid vmId, int index, int attempt = 0) => Derive($"{vmId:N}/nic/{index}/{attempt}");
+
+    /// <summary>
+    /// The address of network port <paramref name="portId"/>: stable for the port (a retried add makes the same one),
+    /// with <paramref name="attempt"/> to step past one already used in the network.
+    /// </summary>
+    public static string ForPort(Guid portId, int attempt = 0) => Derive($"{portId:N}/port/{attempt}");
 
     /// <summary>The address in canonical form (lower case, colons), or a message naming the problem.</summary>
     public static (string? Mac, string? Error) Normalize(string? text)
@@ -36,5 +36,13 @@ public static class MacAddress
         }
 
         return (string.Join(':', parts.Select(p => p.ToLowerInvariant())), null);
+    }
+
+    private static string Derive(string seed)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(seed));
+        // Locally administered (bit 1 set), unicast (bit 0 clear).
+        hash[0] = (byte)((hash[0] & 0b1111_1100) | 0b0000_0010);
+        return string.Join(':', hash.Take(6).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
     }
 }

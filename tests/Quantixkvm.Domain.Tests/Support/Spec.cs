@@ -1,5 +1,6 @@
 using Quantixkvm.Domain.Clusters;
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Networks;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Templates;
 using Quantixkvm.Domain.Vms;
@@ -46,6 +47,20 @@ internal static class TemplateScenario
 {
     public static Scenario<TemplateState, TemplateEvent, TemplateCommand> Given(params TemplateEvent[] history) =>
         new(history.Aggregate(TemplateState.Initial, TemplateDecider.Evolve), TemplateDecider.Decide, TemplateDecider.Evolve);
+}
+
+/// <summary>The same for the network decider.</summary>
+internal static class NetworkSpec
+{
+    public static Scenario<NetworkState, NetworkEvent, NetworkCommand> Given(params NetworkEvent[] history) =>
+        new(history.Aggregate(NetworkState.Initial, NetworkDecider.Evolve), NetworkDecider.Decide, NetworkDecider.Evolve);
+}
+
+/// <summary>The same for the security group decider.</summary>
+internal static class SecurityGroupSpec
+{
+    public static Scenario<SecurityGroupState, SecurityGroupEvent, SecurityGroupCommand> Given(params SecurityGroupEvent[] history) =>
+        new(history.Aggregate(SecurityGroupState.Initial, SecurityGroupDecider.Evolve), SecurityGroupDecider.Decide, SecurityGroupDecider.Evolve);
 }
 
 internal sealed class Scenario<TState, TEvent, TCommand>(
