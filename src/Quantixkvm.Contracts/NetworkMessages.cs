@@ -58,8 +58,12 @@ public sealed record SecurityRuleSpecification(
 public sealed record OvnNorthboundSpecification(
     IReadOnlyList<NetworkSpecification> OverlayNetworks, IReadOnlyList<SecurityGroupSpecification> SecurityGroups);
 
-/// <summary>Agent → control plane: what the host holds after applying <c>Revision</c>, per network.</summary>
-public sealed record NetworksRealized(Guid HostId, long Revision, IReadOnlyList<NetworkRealization> Networks, DateTimeOffset ReportedAt);
+/// <summary>
+/// Agent → control plane: what the host holds after applying <c>Revision</c>, per network. <c>CanWriteNorthbound</c>: the
+/// agent is configured with OVN's northbound database, so the control plane may choose it to write it.
+/// </summary>
+public sealed record NetworksRealized(
+    Guid HostId, long Revision, IReadOnlyList<NetworkRealization> Networks, DateTimeOffset ReportedAt, bool CanWriteNorthbound = false);
 
 /// <summary>One network on one host: realized at <c>Generation</c>, or why not (the agent retries on the next round).</summary>
 public sealed record NetworkRealization(Guid NetworkId, long Generation, bool Succeeded, string? Error, string? Summary);

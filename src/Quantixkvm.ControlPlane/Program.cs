@@ -10,6 +10,7 @@ using Quantixkvm.ControlPlane.EventStore;
 using Quantixkvm.ControlPlane.Fleet;
 using Quantixkvm.ControlPlane.Ha;
 using Quantixkvm.ControlPlane.Ha.Fencing;
+using Quantixkvm.ControlPlane.Networks;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Contracts;
 using Quantixkvm.GraphQLTransport;
@@ -31,6 +32,7 @@ builder.Services.AddSingleton<ChangeHub>();
 builder.Services.AddScoped<AggregateCommands>();
 builder.Services.AddScoped<VmCommands>();
 builder.Services.AddScoped<StorageCommands>();
+builder.Services.AddScoped<NetworkCommands>();
 builder.Services.AddScoped<VmProvisioning>();
 builder.Services.AddScoped<HostDirectory>();
 builder.Services.AddHostedService<OperationDeadlineWatcher>();
@@ -48,6 +50,8 @@ builder.Services.AddSingleton<HaCoordinator>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<HaCoordinator>());
 builder.Services.AddSingleton<MaintenanceCoordinator>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<MaintenanceCoordinator>());
+builder.Services.AddSingleton<NetworkReconciler>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<NetworkReconciler>());
 builder.Services.AddSingleton<DrsEvaluator>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DrsEvaluator>());
 
@@ -59,6 +63,7 @@ builder.Services.AddMassTransit(bus =>
     bus.AddConsumer<HeartbeatConsumer>();
     bus.AddConsumer<MigrationProgressConsumer>();
     bus.AddConsumer<HostFencedBySelfConsumer>();
+    bus.AddConsumer<NetworkRealizationConsumer>();
     bus.UsingRabbitMq((context, rabbitmq) =>
     {
         rabbitmq.UseQuantixkvmBroker(rabbit);
@@ -83,6 +88,7 @@ builder.Services.AddMassTransit(bus =>
         {
             e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000));
             e.ConfigureConsumer<HostReportConsumer>(context);
+            e.ConfigureConsumer<NetworkRealizationConsumer>(context);
         });
         rabbitmq.ReceiveEndpoint(AgentQueues.ControlPlaneHeartbeats, e =>
         {

@@ -30,6 +30,38 @@ public static class WireMapping
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this operation kind"),
     };
 
+    public static string ToWire(this Domain.Networks.NetworkKind kind) => kind switch
+    {
+        Domain.Networks.NetworkKind.Bridge => NetworkKinds.Bridge,
+        Domain.Networks.NetworkKind.Ovs => NetworkKinds.Ovs,
+        Domain.Networks.NetworkKind.Overlay => NetworkKinds.Overlay,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this network kind"),
+    };
+
+    public static string ToWire(this Domain.Networks.RuleDirection direction) => direction switch
+    {
+        Domain.Networks.RuleDirection.Ingress => "ingress",
+        Domain.Networks.RuleDirection.Egress => "egress",
+        _ => throw new ArgumentOutOfRangeException(nameof(direction), direction, "no wire name for this direction"),
+    };
+
+    public static string ToWire(this Domain.Networks.RuleProtocol protocol) => protocol switch
+    {
+        Domain.Networks.RuleProtocol.Any => "any",
+        Domain.Networks.RuleProtocol.Tcp => "tcp",
+        Domain.Networks.RuleProtocol.Udp => "udp",
+        Domain.Networks.RuleProtocol.Icmp => "icmp",
+        Domain.Networks.RuleProtocol.Icmp6 => "icmp6",
+        _ => throw new ArgumentOutOfRangeException(nameof(protocol), protocol, "no wire name for this protocol"),
+    };
+
+    public static string ToWire(this Domain.Networks.EtherType etherType) => etherType switch
+    {
+        Domain.Networks.EtherType.Ipv4 => "ipv4",
+        Domain.Networks.EtherType.Ipv6 => "ipv6",
+        _ => throw new ArgumentOutOfRangeException(nameof(etherType), etherType, "no wire name for this ether type"),
+    };
+
     public static DomainPowerState ToWire(this PowerState state) => state switch
     {
         PowerState.Stopped => DomainPowerState.Stopped,

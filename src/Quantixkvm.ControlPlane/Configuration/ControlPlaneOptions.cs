@@ -29,6 +29,9 @@ public sealed class ControlPlaneOptions
     /// <summary>How often the fleet's background work runs: liveness, HA, maintenance and DRS.</summary>
     public FleetOptions Fleet { get; set; } = new();
 
+    /// <summary>How networks reach the hosts (section "ControlPlane:Networking").</summary>
+    public NetworkingOptions Networking { get; set; } = new();
+
     public OperationTimeouts Timeouts => OperationTimeoutSeconds is { } seconds
         ? OperationTimeouts.All(TimeSpan.FromSeconds(seconds))
         : OperationTimeouts.Default;
@@ -62,4 +65,14 @@ public sealed class FleetOptions
     public double DrsMinImprovement { get; set; } = 0.01;
 
     public int DrsMaxMovesPerEvaluation { get; set; } = 5;
+}
+
+/// <summary>Network realization (ADR 13): how often desired state is compared and sent.</summary>
+public sealed class NetworkingOptions
+{
+    /// <summary>How often each host's desired network state is built and, when it changed, sent.</summary>
+    public double ReconcileSeconds { get; set; } = 2;
+
+    /// <summary>Unchanged desired state is sent again this often, so a host that lost it (a restart) converges.</summary>
+    public double ResendSeconds { get; set; } = 30;
 }

@@ -94,6 +94,8 @@ public sealed class ChangeHub
     public Broadcast<ReadModels.StorageOperationView> StorageOperations { get; } = new();
     public Broadcast<ReadModels.HostView> Hosts { get; } = new();
     public Broadcast<ReadModels.ClusterView> Clusters { get; } = new();
+    public Broadcast<ReadModels.NetworkView> Networks { get; } = new();
+    public Broadcast<ReadModels.SecurityGroupView> SecurityGroups { get; } = new();
 
     /// <summary>Migrations as their events change them, and as their progress reports arrive (with the latest progress).</summary>
     public Broadcast<ReadModels.MigrationUpdate> Migrations { get; } = new();

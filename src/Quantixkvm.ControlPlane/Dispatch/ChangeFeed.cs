@@ -6,6 +6,7 @@ using Marten.Subscriptions;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Domain.Clusters;
 using Quantixkvm.Domain.Hosts;
+using Quantixkvm.Domain.Networks;
 using Quantixkvm.Domain.Storage;
 using Quantixkvm.Domain.Vms;
 
@@ -110,10 +111,11 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
         }
     }
 
-    /// <summary>Hosts, clusters and migrations, as they are once the batch is read (like storage).</summary>
+    /// <summary>Hosts, clusters, migrations, networks and security groups, as they are once the batch is read (like storage).</summary>
     private async Task PublishFleetAsync(EventRange page, IDocumentOperations operations, CancellationToken cancellationToken)
     {
-        if (hub.Hosts.SubscriberCount + hub.Clusters.SubscriberCount + hub.Migrations.SubscriberCount == 0)
+        if (hub.Hosts.SubscriberCount + hub.Clusters.SubscriberCount + hub.Migrations.SubscriberCount + hub.Networks.SubscriberCount
+            + hub.SecurityGroups.SubscriberCount == 0)
         {
             return;
         }
@@ -128,6 +130,12 @@ public sealed class ChangeFeed(ChangeHub hub) : SubscriptionBase
                     break;
                 case ClusterEvent when seen.Add(e.StreamId) && await operations.LoadAsync<ClusterView>(e.StreamId, cancellationToken) is { } cluster:
                     hub.Clusters.Publish(cluster);
+                    break;
+                case NetworkEvent when seen.Add(e.StreamId) && await operations.LoadAsync<NetworkView>(e.StreamId, cancellationToken) is { } network:
+                    hub.Networks.Publish(network);
+                    break;
+                case SecurityGroupEvent when seen.Add(e.StreamId) && await operations.LoadAsync<SecurityGroupView>(e.StreamId, cancellationToken) is { } group:
+                    hub.SecurityGroups.Publish(group);
                     break;
                 case VmEvent when MigrationViewProjection.Routes.DocumentIdOf(e.Data) is { } migrationId && seen.Add(migrationId)
                     && await operations.LoadAsync<MigrationView>(migrationId, cancellationToken) is { } migration:

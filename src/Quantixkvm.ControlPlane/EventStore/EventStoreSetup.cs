@@ -101,6 +101,8 @@ public static class EventStoreSetup
         store.Projections.Add(new TemplateViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new ClusterViewProjection(), ProjectionLifecycle.Inline);
         store.Projections.Add(new MigrationViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new NetworkViewProjection(), ProjectionLifecycle.Inline);
+        store.Projections.Add(new SecurityGroupViewProjection(), ProjectionLifecycle.Inline);
         store.Schema.For<VolumeView>().Index(x => x.PoolId);
         store.Schema.For<StorageOperationView>().Index(x => x.Status);
         store.Schema.For<OperationView>().Index(x => x.VmId).Index(x => x.Status);
