@@ -105,6 +105,8 @@ public class LifecycleDocument
                 ["create-snapshot"] = Show(d.Snapshot),
                 ["revert-snapshot"] = Show(d.Snapshot),
                 ["delete-snapshot"] = Show(d.Snapshot),
+                ["attach-nic"] = Show(d.Disk),
+                ["detach-nic"] = Show(d.Disk),
             },
             ignoreOrder: true);
     }

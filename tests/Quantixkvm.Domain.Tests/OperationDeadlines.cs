@@ -52,6 +52,7 @@ public class OperationDeadlines
         { OperationKind.Resume, false },
         { OperationKind.Delete, false },
         { OperationKind.AttachDisk, false },
+        { OperationKind.AttachNic, false },
         { OperationKind.CreateSnapshot, false },
     };
 

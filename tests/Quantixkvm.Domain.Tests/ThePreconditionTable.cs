@@ -101,7 +101,7 @@ public class ThePreconditionTable
         TableCommands.Names.ShouldBe(
             [
                 "start", "stop", "stop --force", "reboot", "pause", "resume", "delete",
-                "attach-disk", "detach-disk", "create-snapshot", "revert-snapshot", "delete-snapshot",
+                "attach-disk", "detach-disk", "create-snapshot", "revert-snapshot", "delete-snapshot", "attach-nic", "detach-nic",
             ],
             ignoreOrder: true);
     }

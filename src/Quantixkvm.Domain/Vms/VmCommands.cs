@@ -11,12 +11,14 @@ public abstract record VmLifecycleCommand(CommandContext Context, OperationTimeo
 
 /// <summary>
 /// A new VM. <c>Disks</c> are volumes the control plane has checked and reserved for it (see
-/// <c>StorageCommands</c>); <c>CloudInit</c>, when set, becomes a NoCloud seed disk built by the agent.
+/// <c>StorageCommands</c>); <c>CloudInit</c>, when set, becomes a NoCloud seed disk built by the agent. <c>Nics</c> are
+/// ports the control plane has already added to their networks for this VM.
 /// </summary>
 public sealed record CreateVm(
     CommandContext Context, OperationTimeouts Timeouts,
     Guid VmId, string Name, int Vcpus, int MemoryMiB, Guid HostId, bool Start,
-    IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null, Placement.PlacementRecord? Placement = null)
+    IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null, Placement.PlacementRecord? Placement = null,
+    IReadOnlyList<VmNic>? Nics = null)
     : VmLifecycleCommand(Context, Timeouts)
 {
     public override OperationKind Kind => OperationKind.Create;
@@ -62,6 +64,18 @@ public sealed record AttachDisk(CommandContext Context, OperationTimeouts Timeou
 public sealed record DetachDisk(CommandContext Context, OperationTimeouts Timeouts, Guid VolumeId) : VmLifecycleCommand(Context, Timeouts)
 {
     public override OperationKind Kind => OperationKind.DetachDisk;
+}
+
+/// <summary>Adds a NIC on a port already added to its network: hot-plugged when the VM runs, and kept in its definition either way.</summary>
+public sealed record AttachNic(CommandContext Context, OperationTimeouts Timeouts, VmNic Nic) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.AttachNic;
+}
+
+/// <summary>Removes the NIC on <c>PortId</c>; the control plane then releases the port on its network.</summary>
+public sealed record DetachNic(CommandContext Context, OperationTimeouts Timeouts, Guid PortId) : VmLifecycleCommand(Context, Timeouts)
+{
+    public override OperationKind Kind => OperationKind.DetachNic;
 }
 
 /// <summary>A snapshot: with the guest's memory when it runs or is paused, of its disks only when it is stopped.</summary>

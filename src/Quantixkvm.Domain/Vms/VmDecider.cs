@@ -83,6 +83,20 @@ public static partial class VmDecider
         {
             Disks = state.Disks.RemoveAll(d => d.VolumeId == e.VolumeId), PendingDisks = state.PendingDisks.Remove(e.OperationId),
         },
+        VmNicAttachRequested e => state with { PendingNics = state.PendingNics.SetItem(e.OperationId, (e.Nic, true)) },
+        VmNicDetachRequested e => state.Nics.Find(n => n.PortId == e.PortId) is { } nic
+            ? state with { PendingNics = state.PendingNics.SetItem(e.OperationId, (nic, false)) }
+            : state,
+        VmNicAttached e => state with
+        {
+            // Also the confirmation that a NIC whose detach failed is still attached: replace, never duplicate.
+            Nics = state.Nics.Find(n => n.PortId == e.Nic.PortId) is { } held ? state.Nics.Replace(held, e.Nic) : state.Nics.Add(e.Nic),
+            PendingNics = state.PendingNics.Remove(e.OperationId),
+        },
+        VmNicDetached e => state with
+        {
+            Nics = state.Nics.RemoveAll(n => n.PortId == e.PortId), PendingNics = state.PendingNics.Remove(e.OperationId),
+        },
         VmCloudInitConfigured => state with { HasCloudInit = true },
         VmMigrationRequested e => state with { PendingMigration = e },
         // Nothing has been reported from the new host yet: the VM's state there is unknown until its Recover says.
@@ -131,6 +145,7 @@ public static partial class VmDecider
         {
             CurrentOperation = state.CurrentOperation?.OperationId == operationId ? null : state.CurrentOperation,
             PendingDisks = state.PendingDisks.Remove(operationId),
+            PendingNics = state.PendingNics.Remove(operationId),
             PendingSnapshots = state.PendingSnapshots.Remove(operationId),
         };
 
@@ -177,6 +192,19 @@ public static partial class VmDecider
             disks = disks.Add(VmDisks.Assign(request, disks));
         }
 
+        var nics = ImmutableList<VmNic>.Empty;
+        foreach (var requested in command.Nics ?? [])
+        {
+            var (nic, problem) = VmNics.Check(requested, nics);
+            if (problem is not null)
+            {
+                // At create the list itself is wrong: a port or MAC given twice is invalid input, not a clash with the VM.
+                return VmDecision.Reject(RejectionCode.Validation, problem.Message, command: "create");
+            }
+
+            nics = nics.Add(nic!);
+        }
+
         if (command.CloudInit is { } cloudInit && VmDisks.CheckCloudInit(cloudInit) is { } cloudInitProblem)
         {
             return VmDecision.Reject(RejectionCode.Validation, cloudInitProblem, command: "create");
@@ -190,6 +218,7 @@ public static partial class VmDecider
         }
 
         events.AddRange(disks.Select(d => new VmDiskAttached(command.VmId, operationId, d, now)));
+        events.AddRange(nics.Select(n => new VmNicAttached(command.VmId, operationId, n, now)));
         if (command.CloudInit is { } config)
         {
             events.Add(new VmCloudInitConfigured(command.VmId, config.UserData, config.MetaData, config.NetworkConfig));
@@ -272,7 +301,7 @@ public static partial class VmDecider
         return new VmDecision.Accepted(events, operationId);
     }
 
-    /// <summary>What a disk or snapshot command adds to its operation request: the disk or snapshot it concerns.</summary>
+    /// <summary>What a disk, NIC or snapshot command adds to its operation request: the device or snapshot it concerns.</summary>
     private static VmDecision Details(VmLifecycleCommand command, VmState state, Guid operationId, string name)
     {
         var running = state.ObservedPowerState is PowerState.Running or PowerState.Paused;
@@ -294,6 +323,21 @@ public static partial class VmDecider
                     ? VmDecision.Accept(operationId, new VmDiskDetachRequested(state.VmId, operationId, detach.VolumeId))
                     : VmDecision.Reject(RejectionCode.NotFound, $"volume {detach.VolumeId} is not attached to VM '{state.Name}'",
                         state.Describe(), name);
+            case AttachNic attach:
+                if (state.HoldsPort(attach.Nic.PortId))
+                {
+                    return VmDecision.Reject(RejectionCode.Conflict, $"port {attach.Nic.PortId} is already a NIC of VM '{state.Name}'",
+                        state.Describe(), name);
+                }
+
+                var (nic, nicProblem) = VmNics.Check(attach.Nic, state.Nics.AddRange(state.PendingNics.Values.Where(p => p.Attach).Select(p => p.Nic)));
+                return nicProblem is not null
+                    ? VmDecision.Reject(nicProblem.Code, nicProblem.Message, state.Describe(), name)
+                    : VmDecision.Accept(operationId, new VmNicAttachRequested(state.VmId, operationId, nic!));
+            case DetachNic detach:
+                return state.Nics.Any(n => n.PortId == detach.PortId)
+                    ? VmDecision.Accept(operationId, new VmNicDetachRequested(state.VmId, operationId, detach.PortId))
+                    : VmDecision.Reject(RejectionCode.NotFound, $"port {detach.PortId} is not a NIC of VM '{state.Name}'", state.Describe(), name);
             case CreateSnapshot snapshot:
                 if (SnapshotNames.Check(snapshot.Name) is { } invalid)
                 {
@@ -362,6 +406,8 @@ public static partial class VmDecider
             case OperationKind.Delete:
                 // The volumes outlive the VM: they are released, not deleted.
                 events.AddRange(state.Disks.Select(d => new VmDiskDetached(state.VmId, operationId, d.VolumeId, "the VM was deleted", now)));
+                // Likewise the ports: once detached, the control plane releases them on their networks.
+                events.AddRange(state.Nics.Select(n => new VmNicDetached(state.VmId, operationId, n.PortId, "the VM was deleted", now)));
                 events.Add(new VmDeleted(state.VmId, now));
                 break;
             case OperationKind.AttachDisk when state.PendingDisks.TryGetValue(operationId, out var attach):
@@ -369,6 +415,12 @@ public static partial class VmDecider
                 break;
             case OperationKind.DetachDisk when state.PendingDisks.TryGetValue(operationId, out var detach):
                 events.Add(new VmDiskDetached(state.VmId, operationId, detach.Disk.VolumeId, "detached", now));
+                break;
+            case OperationKind.AttachNic when state.PendingNics.TryGetValue(operationId, out var attachNic):
+                events.Add(new VmNicAttached(state.VmId, operationId, attachNic.Nic, now));
+                break;
+            case OperationKind.DetachNic when state.PendingNics.TryGetValue(operationId, out var detachNic):
+                events.Add(new VmNicDetached(state.VmId, operationId, detachNic.Nic.PortId, "detached", now));
                 break;
             case OperationKind.CreateSnapshot when state.PendingSnapshots.TryGetValue(operationId, out var taken):
                 events.Add(new VmSnapshotTaken(state.VmId, operationId, new VmSnapshot(
@@ -389,13 +441,26 @@ public static partial class VmDecider
     }
 
     /// <summary>
-    /// A failed or timed-out attach releases its volume, so the read model never shows a disk the VM lacks; a failed
-    /// or timed-out detach confirms the disk as still attached (the volume stays the VM's until a detach succeeds).
+    /// A failed or timed-out attach releases its volume or port, so the read model never shows a device the VM lacks; a
+    /// failed or timed-out detach confirms the device as still attached (it stays the VM's until a detach succeeds).
+    /// <paramref name="reason"/> says why, given the kind of device ("disk" or "NIC").
     /// </summary>
-    private static IEnumerable<VmEvent> Released(VmState state, Guid operationId, string reason, DateTimeOffset now) =>
-        !state.PendingDisks.TryGetValue(operationId, out var pending) ? []
-        : pending.Attach ? [new VmDiskDetached(state.VmId, operationId, pending.Disk.VolumeId, reason, now)]
-        : [new VmDiskAttached(state.VmId, operationId, pending.Disk, now)];
+    private static IEnumerable<VmEvent> Released(VmState state, Guid operationId, Func<string, string> reason, DateTimeOffset now)
+    {
+        if (state.PendingDisks.TryGetValue(operationId, out var disk))
+        {
+            yield return disk.Attach
+                ? new VmDiskDetached(state.VmId, operationId, disk.Disk.VolumeId, reason("disk"), now)
+                : new VmDiskAttached(state.VmId, operationId, disk.Disk, now);
+        }
+
+        if (state.PendingNics.TryGetValue(operationId, out var nic))
+        {
+            yield return nic.Attach
+                ? new VmNicDetached(state.VmId, operationId, nic.Nic.PortId, reason("NIC"), now)
+                : new VmNicAttached(state.VmId, operationId, nic.Nic, now);
+        }
+    }
 
     private static VmDecision DecideFailed(FailOperation command, VmState state)
     {
@@ -413,7 +478,7 @@ public static partial class VmDecider
         return new VmDecision.Accepted(
             [
                 new VmOperationFailed(state.VmId, command.OperationId, command.ErrorCode, command.ErrorMessage, command.Observed, now, command.ReportedAt),
-                .. Released(state, command.OperationId, $"attach failed: {command.ErrorMessage}", now),
+                .. Released(state, command.OperationId, _ => $"attach failed: {command.ErrorMessage}", now),
                 .. MigrationFailed(state, $"{command.ErrorCode}: {command.ErrorMessage}", now),
             ],
             command.OperationId);
@@ -440,7 +505,7 @@ public static partial class VmDecider
         return new VmDecision.Accepted(
             [
                 new VmOperationTimedOut(state.VmId, command.OperationId, now),
-                .. Released(state, command.OperationId, "attach timed out; the host's next inventory shows whether the disk arrived", now),
+                .. Released(state, command.OperationId, device => $"attach timed out; the host's next inventory shows whether the {device} arrived", now),
                 .. MigrationFailed(state, "timed out; the hosts' next inventories show where the VM is", now),
             ],
             command.OperationId);

@@ -42,6 +42,17 @@ public sealed record VmDiskDetachRequested(Guid VmId, Guid OperationId, Guid Vol
 /// <summary>The volume is no longer the VM's: detached, its attach failed or timed out, or the VM was deleted.</summary>
 public sealed record VmDiskDetached(Guid VmId, Guid OperationId, Guid VolumeId, string Reason, DateTimeOffset DetachedAt) : VmEvent(VmId);
 
+/// <summary>A NIC became part of the VM's definition (at create, or when an attach succeeded).</summary>
+public sealed record VmNicAttached(Guid VmId, Guid OperationId, VmNic Nic, DateTimeOffset AttachedAt) : VmEvent(VmId);
+
+/// <summary>A NIC attach was asked for; its port is the VM's until the NIC is attached or released.</summary>
+public sealed record VmNicAttachRequested(Guid VmId, Guid OperationId, VmNic Nic) : VmEvent(VmId);
+
+public sealed record VmNicDetachRequested(Guid VmId, Guid OperationId, Guid PortId) : VmEvent(VmId);
+
+/// <summary>The NIC is no longer the VM's: detached, its attach failed or timed out, or the VM was deleted. Its port can be released.</summary>
+public sealed record VmNicDetached(Guid VmId, Guid OperationId, Guid PortId, string Reason, DateTimeOffset DetachedAt) : VmEvent(VmId);
+
 public sealed record VmCloudInitConfigured(Guid VmId, string? UserData, string MetaData, string? NetworkConfig) : VmEvent(VmId);
 
 /// <summary>A snapshot operation (create, revert or delete) was asked for; its outcome event says what became of it.</summary>

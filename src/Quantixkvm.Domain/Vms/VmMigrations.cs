@@ -115,7 +115,7 @@ public static partial class VmDecider
         {
             events.Add(new VmOperationFailed(state.VmId, current.OperationId, "HOST_FENCED",
                 $"host {command.FromHostId} was fenced before the operation finished", PowerState.Stopped, now));
-            events.AddRange(Released(state, current.OperationId, "the VM's host was fenced", now));
+            events.AddRange(Released(state, current.OperationId, _ => "the VM's host was fenced", now));
             events.AddRange(MigrationFailed(state, "the VM's host was fenced", now));
         }
 

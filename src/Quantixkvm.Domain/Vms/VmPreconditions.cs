@@ -22,6 +22,8 @@ public static class VmPreconditions
         ("create-snapshot", [PowerState.Stopped, PowerState.Running, PowerState.Paused]),
         ("revert-snapshot", [PowerState.Stopped, PowerState.Running, PowerState.Paused]),
         ("delete-snapshot", [PowerState.Stopped, PowerState.Running, PowerState.Paused]),
+        ("attach-nic", [PowerState.Stopped, PowerState.Running]),
+        ("detach-nic", [PowerState.Stopped, PowerState.Running]),
     ];
 
     public static string CommandName(OperationKind kind, bool force) => kind switch
@@ -32,6 +34,8 @@ public static class VmPreconditions
         OperationKind.CreateSnapshot => "create-snapshot",
         OperationKind.RevertSnapshot => "revert-snapshot",
         OperationKind.DeleteSnapshot => "delete-snapshot",
+        OperationKind.AttachNic => "attach-nic",
+        OperationKind.DetachNic => "detach-nic",
         _ => kind.ToString().ToLowerInvariant(),
     };
 
@@ -71,6 +75,8 @@ public static class VmPreconditions
         OperationKind.DeleteSnapshot => "DELETING_SNAPSHOT",
         OperationKind.Migrate => "MIGRATING",
         OperationKind.Recover => "RECOVERING",
+        OperationKind.AttachNic => "ATTACHING_NIC",
+        OperationKind.DetachNic => "DETACHING_NIC",
         _ => "BUSY",
     };
 

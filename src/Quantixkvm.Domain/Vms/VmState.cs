@@ -38,6 +38,13 @@ public sealed record VmState(
     public ImmutableDictionary<Guid, (VmDisk Disk, bool Attach)> PendingDisks { get; init; } =
         ImmutableDictionary<Guid, (VmDisk, bool)>.Empty;
 
+    /// <summary>The NICs in the VM's definition, in the order they were added.</summary>
+    public ImmutableList<VmNic> Nics { get; init; } = [];
+
+    /// <summary>NIC changes under way, by operation: the NIC, and whether it is being attached or detached.</summary>
+    public ImmutableDictionary<Guid, (VmNic Nic, bool Attach)> PendingNics { get; init; } =
+        ImmutableDictionary<Guid, (VmNic, bool)>.Empty;
+
     public ImmutableList<VmSnapshot> Snapshots { get; init; } = [];
 
     /// <summary>The snapshot the VM's state descends from (libvirt's "current" snapshot): the parent of the next one.</summary>
@@ -66,6 +73,10 @@ public sealed record VmState(
     /// <summary>Whether the volume is in the VM's definition or being attached to it.</summary>
     public bool Holds(Guid volumeId) =>
         Disks.Any(d => d.VolumeId == volumeId) || PendingDisks.Values.Any(p => p.Disk.VolumeId == volumeId);
+
+    /// <summary>Whether the port is a NIC in the VM's definition or being attached to it.</summary>
+    public bool HoldsPort(Guid portId) =>
+        Nics.Any(n => n.PortId == portId) || PendingNics.Values.Any(p => p.Nic.PortId == portId);
 
     public static VmState Initial { get; } = new(
         Guid.Empty, VmLifecycle.None, "", 0, 0, Guid.Empty, PowerState.Stopped, PowerState.Unknown, null,

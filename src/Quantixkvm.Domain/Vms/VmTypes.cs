@@ -29,6 +29,10 @@ public enum OperationKind
 
     /// <summary>Define the VM's domain on its (new) host and bring it to the desired state: cold moves, HA restarts.</summary>
     Recover,
+
+    /// <summary>Adds a NIC (a port already allocated on its network): hot-plugged when the VM runs.</summary>
+    AttachNic,
+    DetachNic,
 }
 
 public enum MigrationMode
@@ -100,7 +104,8 @@ public sealed record OperationTimeouts(
         OperationKind.Pause => Pause,
         OperationKind.Resume => Resume,
         OperationKind.Delete => Delete,
-        OperationKind.AttachDisk or OperationKind.DetachDisk => Disk,
+        // A NIC hot-plug is a device change like a disk's: it gets the same deadline.
+        OperationKind.AttachDisk or OperationKind.DetachDisk or OperationKind.AttachNic or OperationKind.DetachNic => Disk,
         OperationKind.CreateSnapshot or OperationKind.RevertSnapshot or OperationKind.DeleteSnapshot => Snapshot,
         OperationKind.Migrate => Migrate,
         OperationKind.Recover => Create,
@@ -123,6 +128,19 @@ public sealed record VmDisk(Guid VolumeId, string TargetDev, DiskBus Bus, int? B
 
 /// <summary>A disk as the client asks for it; the decider gives it its device name.</summary>
 public sealed record DiskRequest(Guid VolumeId, DiskBus Bus = DiskBus.Virtio, int? BootOrder = null, bool ReadOnly = false);
+
+public enum NicModel
+{
+    Virtio,
+    E1000,
+    Rtl8139,
+}
+
+/// <summary>
+/// A NIC of a VM: the network port it plugs into (allocated on <c>NetworkId</c> before the NIC is asked for), with that
+/// port's MAC and addresses, the device model the guest sees, and whether its link is up.
+/// </summary>
+public sealed record VmNic(Guid PortId, Guid NetworkId, string Mac, NicModel Model, IReadOnlyList<string> Addresses, bool LinkUp = true);
 
 /// <summary>NoCloud cloud-init data: the agent builds a <c>cidata</c> seed disk from it.</summary>
 public sealed record CloudInitConfig(string? UserData, string MetaData, string? NetworkConfig);

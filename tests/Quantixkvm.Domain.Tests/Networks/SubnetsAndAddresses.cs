@@ -119,4 +119,58 @@ public sealed class SubnetsAndAddresses
             error!.ShouldContain(message);
         }
     }
+
+    [Fact]
+    public void a_port_mac_is_stable_per_port_locally_administered_and_unlike_a_vm_nic_mac()
+    {
+        var port = Guid.Parse("6f1c7d0e-8a41-4c55-9d7e-1b2c3d4e5f60");
+
+        var first = MacAddress.ForPort(port);
+
+        MacAddress.ForPort(port).ShouldBe(first);
+        MacAddress.ForPort(port, attempt: 1).ShouldNotBe(first);
+        MacAddress.For(port, 0).ShouldNotBe(first);
+        (Convert.ToByte(first[..2], 16) & 0b11).ShouldBe(0b10, "locally administered unicast");
+    }
+
+    [Theory]
+    [InlineData("10.0.0.1", "10.0.0.1")]
+    [InlineData("FD00::0:1", "fd00::1")]
+    [InlineData("::ffff:10.0.0.1", "::ffff:10.0.0.1")]
+    public void an_address_parses_to_its_canonical_form(string text, string canonical) =>
+        Cidr.ParseAddress("address", text).Address!.ToString().ShouldBe(canonical);
+
+    [Theory]
+    [InlineData("10.1", "address '10.1' is not an IP address")]
+    [InlineData("10", "address '10' is not an IP address")]
+    [InlineData("010.0.0.1", "address '010.0.0.1' is not an IP address")]
+    [InlineData("10.0.0.256", "address '10.0.0.256' is not an IP address")]
+    [InlineData("fe80::1%eth0", "address 'fe80::1%eth0' is not an IP address")]
+    [InlineData(" ", "address must be an IP address")]
+    [InlineData(null, "address must be an IP address")]
+    public void a_shorthand_or_malformed_address_is_refused(string? text, string message)
+    {
+        var (address, error) = Cidr.ParseAddress("address", text);
+
+        address.ShouldBeNull();
+        error!.ShouldStartWith(message, Case.Sensitive);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.0/24", "10.0.0.255")]
+    [InlineData("10.0.0.0/30", "10.0.0.3")]
+    [InlineData("10.0.0.0/31", null)]
+    [InlineData("fd00::/64", null)]
+    public void only_ipv4_subnets_of_slash_30_or_wider_have_a_broadcast_address(string subnet, string? broadcast) =>
+        (Cidr.Parse(subnet).Cidr!.Broadcast?.ToString()).ShouldBe(broadcast);
+
+    [Fact]
+    public void an_offset_is_measured_from_the_network_address()
+    {
+        var cidr = Cidr.Parse("fd00::/64").Cidr!;
+
+        cidr.OffsetOf(IPAddress.Parse("fd00::ff")).ShouldBe(255);
+        cidr.At(cidr.OffsetOf(IPAddress.Parse("fd00::ffff:0:0:1"))).ShouldBe(IPAddress.Parse("fd00::ffff:0:0:1"));
+        Should.Throw<ArgumentOutOfRangeException>(() => cidr.OffsetOf(IPAddress.Parse("fd01::1")));
+    }
 }

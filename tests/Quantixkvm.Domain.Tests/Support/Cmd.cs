@@ -8,9 +8,10 @@ internal static class Cmd
     public static CreateVm Create(
         string commandId = Fixed.CreateCommandId, string name = Fixed.VmName, int vcpus = Fixed.Vcpus,
         int memoryMiB = Fixed.MemoryMiB, Guid? hostId = null, bool start = false, Guid? vmId = null,
-        OperationTimeouts? timeouts = null, IReadOnlyList<DiskRequest>? disks = null, CloudInitConfig? cloudInit = null) =>
+        OperationTimeouts? timeouts = null, IReadOnlyList<DiskRequest>? disks = null, CloudInitConfig? cloudInit = null,
+        IReadOnlyList<VmNic>? nics = null) =>
         new(Fixed.Context(commandId), timeouts ?? Fixed.Timeouts, vmId ?? Fixed.VmId, name, vcpus, memoryMiB,
-            hostId ?? Fixed.HostId, start, disks, cloudInit);
+            hostId ?? Fixed.HostId, start, disks, cloudInit, Nics: nics);
 
     public static StartVm Start(string commandId = "start-1") => new(Fixed.Context(commandId), Fixed.Timeouts);
 
@@ -31,6 +32,12 @@ internal static class Cmd
 
     public static DetachDisk Detach(string commandId = "detach-1", Guid? volumeId = null) =>
         new(Fixed.Context(commandId), Fixed.Timeouts, volumeId ?? Fixed.DataVolume);
+
+    public static AttachNic AttachNic(string commandId = "attach-nic-1", VmNic? nic = null) =>
+        new(Fixed.Context(commandId), Fixed.Timeouts, nic ?? Nic.Spare);
+
+    public static DetachNic DetachNic(string commandId = "detach-nic-1", Guid? portId = null) =>
+        new(Fixed.Context(commandId), Fixed.Timeouts, portId ?? Nic.Primary.PortId);
 
     public static CreateSnapshot Snapshot(string commandId = "snapshot-1", string name = "snap-1", string description = Fixed.SnapshotDescription) =>
         new(Fixed.Context(commandId), Fixed.Timeouts, name, description);
@@ -55,6 +62,8 @@ internal static class Cmd
         OperationKind.CreateSnapshot => Snapshot(commandId),
         OperationKind.RevertSnapshot => Revert(commandId),
         OperationKind.DeleteSnapshot => DeleteSnapshot(commandId),
+        OperationKind.AttachNic => AttachNic(commandId),
+        OperationKind.DetachNic => DetachNic(commandId),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "the tests know no command for this kind"),
     };
 

@@ -1,4 +1,5 @@
 using Quantixkvm.Domain.Networks;
+using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.Domain.Tests.Support;
 
@@ -99,4 +100,20 @@ internal static class NetCmd
         new(Fixed.Context($"failed-{generation}"), hostId ?? Fixed.HostId, generation, error);
 
     public static DeleteNetwork Delete(string commandId = "delete-net-1") => new(Fixed.Context(commandId));
+}
+
+/// <summary>NICs of the fixed VM on the fixed network: each on its own port, with that port's generated MAC.</summary>
+internal static class Nic
+{
+    public static VmNic Of(string key, string address, NicModel model = NicModel.Virtio) =>
+        new(Net.Port(key), Net.Id, MacAddress.ForPort(Net.Port(key)), model, [address]);
+
+    /// <summary>The NIC the VM was created with.</summary>
+    public static readonly VmNic Primary = Of("nic-0", "10.0.0.2");
+
+    /// <summary>The NIC "attach-nic-1" adds.</summary>
+    public static readonly VmNic Spare = Of("attach-nic-1", "10.0.0.3", NicModel.E1000);
+
+    /// <summary>A NIC that became the VM's when it was created (so under the create's operation id).</summary>
+    public static VmNicAttached Attached(VmNic nic) => new(Fixed.VmId, Fixed.OperationId(Fixed.CreateCommandId), nic, Fixed.Earlier);
 }

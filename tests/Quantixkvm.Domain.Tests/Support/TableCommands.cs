@@ -57,6 +57,12 @@ internal static class TableCommands
         "delete-snapshot" => new(name, OperationKind.DeleteSnapshot, false, PowerState.Stopped, Fixed.Timeouts.Snapshot,
             id => Cmd.DeleteSnapshot(id, "snap-0"), DiskAndSnapshot,
             (op, _) => SnapshotRequested(op, OperationKind.DeleteSnapshot, "snap-0", withMemory: false)),
+        "attach-nic" => new(name, OperationKind.AttachNic, false, PowerState.Stopped, Fixed.Timeouts.Disk,
+            id => Cmd.AttachNic(id, Nic.Spare), [Nic.Attached(Nic.Primary)],
+            (op, _) => [new VmNicAttachRequested(Fixed.VmId, op, Nic.Spare)]),
+        "detach-nic" => new(name, OperationKind.DetachNic, false, PowerState.Stopped, Fixed.Timeouts.Disk,
+            id => Cmd.DetachNic(id, Nic.Primary.PortId), [Nic.Attached(Nic.Primary)],
+            (op, _) => [new VmNicDetachRequested(Fixed.VmId, op, Nic.Primary.PortId)]),
         _ => throw new InvalidOperationException(
             $"VmPreconditions.Table has a row '{name}' the tests do not know: add it to TableCommands"),
     };
