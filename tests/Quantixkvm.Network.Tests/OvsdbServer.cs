@@ -80,9 +80,12 @@ public sealed class OvsdbServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Runs one of OVS's or OVN's own tools against this server (e.g. ovs-vsctl, ovn-nbctl) and returns its output.</summary>
+    /// <summary>
+    /// Runs one of OVS's or OVN's own tools against this server (ovs-vsctl, ovn-nbctl) and returns its output. No
+    /// ovs-vswitchd runs, so ovs-vsctl must not wait for one to apply a change.
+    /// </summary>
     public Task<string> ToolAsync(string tool, params string[] arguments) =>
-        RunAsync(Root, tool, ["--db=" + UnixEndpoint, .. arguments]);
+        RunAsync(Root, tool, ["--db=" + UnixEndpoint, "--timeout=30", .. tool == "ovs-vsctl" ? ["--no-wait"] : Array.Empty<string>(), .. arguments]);
 
     /// <summary>Kills the server: a crash, as its clients see it.</summary>
     public async Task KillAsync()
@@ -149,7 +152,12 @@ public sealed class VswitchDatabase : IAsyncLifetime
 {
     public OvsdbServer Server { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Server = await OvsdbServer.StartAsync(OvsdbServer.VswitchSchema);
+    public async Task InitializeAsync()
+    {
+        Server = await OvsdbServer.StartAsync(OvsdbServer.VswitchSchema);
+        // The Open_vSwitch root row, as the OVS startup scripts create it (OvsSwitch creates it too when missing).
+        await Server.ToolAsync("ovs-vsctl", "init");
+    }
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }
