@@ -85,7 +85,14 @@ public sealed class OvsdbServer : IAsyncDisposable
     /// ovs-vswitchd runs, so ovs-vsctl must not wait for one to apply a change.
     /// </summary>
     public Task<string> ToolAsync(string tool, params string[] arguments) =>
-        RunAsync(Root, tool, ["--db=" + UnixEndpoint, "--timeout=30", .. tool == "ovs-vsctl" ? ["--no-wait"] : Array.Empty<string>(), .. arguments]);
+        RunAsync(Root, tool, ["--db=" + UnixEndpoint, .. ToolOptions(tool), .. arguments]);
+
+    private static string[] ToolOptions(string tool) => tool switch
+    {
+        "ovs-vsctl" => ["--timeout=30", "--no-wait"],
+        "ovn-nbctl" => ["--timeout=30"],
+        _ => [],
+    };
 
     /// <summary>Kills the server: a crash, as its clients see it.</summary>
     public async Task KillAsync()
