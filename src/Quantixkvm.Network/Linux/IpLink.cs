@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Quantixkvm.Domain.Networks;
+
+namespace Quantixkvm.Network.Linux;
+
+/// <summary>A network device as `ip -j -d link show` reports it.</summary>
+/// <param name="Kind">"bridge", "vlan", "veth", "tun", ...; null for a plain device (e.g. a physical NIC).</param>
+/// <param name="Link">The device it sits on: a VLAN's parent, a veth's peer; null when none.</param>
+/// <param name="VlanId">The 802.1Q id of a VLAN device.</param>
+public sealed record LinkInfo(string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId);
+
+/// <summary>`ip` exited with an error; <see cref="Exception.Message"/> holds the command and ip's own message.</summary>
+public sealed class IpCommandException(IReadOnlyList<string> command, int exitCode, string error)
+    : Exception($"'{string.Join(' ', command)}' failed (exit {exitCode}): {error.Trim()}")
+{
+    public IReadOnlyList<string> Command { get; } = command;
+
+    public int ExitCode { get; } = exitCode;
+
+    public string Error { get; } = error.Trim();
+}
+
+/// <summary>A device exists under the name but is not what was asked for (e.g. a veth where a bridge should be); it is left alone.</summary>
+public sealed class LinkConflictException(string name, string message) : Exception(message)
+{
+    public string Name { get; } = name;
+}
+
+/// <summary>
+/// Linux bridges and VLAN sub-interfaces through the `ip` tool, run with an argument list (never a shell string), every
+/// name checked against <see cref="NetworkLimits"/> first. <paramref name="commandPrefix"/> runs `ip` through another
+/// command: ["sudo", "-n"] for privileges, or <see cref="InNamespace"/>'s ["ip", "netns", "exec", NS] to act inside a
+/// network namespace. "Ensure" methods change only what differs and say whether they changed something.
+/// </summary>
+public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
+{
+    private readonly IReadOnlyList<string> _prefix = commandPrefix ?? [];
+
+    /// <summary>Runs `ip` inside the named network namespace.</summary>
+    public static IpLink InNamespace(string networkNamespace, IReadOnlyList<string>? privilegePrefix = null)
+    {
+        if (string.IsNullOrEmpty(networkNamespace) || networkNamespace.Length > 64 || networkNamespace.StartsWith('-')
+            || !networkNamespace.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') || networkNamespace is "." or "..")
+        {
+            throw new ArgumentException($"network namespace '{networkNamespace}' must be 1-64 letters, digits, '-', '_' or '.'", nameof(networkNamespace));
+        }
+
+        return new IpLink([.. privilegePrefix ?? [], "ip", "netns", "exec", networkNamespace]);
+    }
+
+    /// <summary>The name of <paramref name="uplink"/>'s sub-interface for <paramref name="vlan"/>: "eth0.100" (refused beyond 15 characters).</summary>
+    public static string VlanInterfaceName(string uplink, int vlan)
+    {
+        Check("uplink", uplink);
+        if (NetworkLimits.CheckVlan(vlan) is { } error)
+        {
+            throw new ArgumentException(error, nameof(vlan));
+        }
+
+        var name = string.Create(CultureInfo.InvariantCulture, $"{uplink}.{vlan}");
+        Check("VLAN interface name", name);
+        return name;
+    }
+
+    public async Task<IReadOnlyList<LinkInfo>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var output = await RunAsync(["-j", "-d", "link", "show"], cancellationToken);
+        return [.. (JsonNode.Parse(output)?.AsArray() ?? []).Select(device => Parse(device!.AsObject()))];
+    }
+
+    public async Task<LinkInfo?> GetAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Check("interface name", name);
+        return (await ListAsync(cancellationToken)).FirstOrDefault(l => l.Name == name);
+    }
+
+    /// <summary>A bridge with this name and MTU, up. A device of another kind under the name is refused.</summary>
+    public async Task<bool> EnsureBridgeAsync(string name, int mtu, CancellationToken cancellationToken = default)
+    {
+        Check("bridge name", name);
+        CheckMtu(mtu);
+        var existing = await GetAsync(name, cancellationToken);
+        if (existing is not null && existing.Kind != "bridge")
+        {
+            throw new LinkConflictException(name, $"'{name}' exists as a {existing.Kind ?? "plain"} device, not a bridge");
+        }
+
+        var changed = false;
+        if (existing is null)
+        {
+            await RunAsync(["link", "add", "name", name, "mtu", Text(mtu), "type", "bridge"], cancellationToken);
+            changed = true;
+        }
+        else if (existing.Mtu != mtu)
+        {
+            await RunAsync(["link", "set", "dev", name, "mtu", Text(mtu)], cancellationToken);
+            changed = true;
+        }
+
+        if (existing is not { IsUp: true })
+        {
+            await RunAsync(["link", "set", "dev", name, "up"], cancellationToken);
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    /// <summary>
+    /// The 802.1Q sub-interface "uplink.vlan" of <paramref name="uplink"/> (which must exist), with this MTU, enslaved
+    /// to <paramref name="bridge"/> (which must exist), up. A device under that name with another parent or id is
+    /// replaced. Returns the sub-interface's name and whether something changed.
+    /// </summary>
+    public async Task<(string Name, bool Changed)> EnsureVlanAsync(string uplink, int vlan, string bridge, int mtu, CancellationToken cancellationToken = default)
+    {
+        var name = VlanInterfaceName(uplink, vlan);
+        Check("bridge name", bridge);
+        CheckMtu(mtu);
+        var links = await ListAsync(cancellationToken);
+        if (links.All(l => l.Name != uplink))
+        {
+            throw new NetworkObjectMissingException("uplink interface", uplink);
+        }
+
+        var existing = links.FirstOrDefault(l => l.Name == name);
+        var changed = false;
+        if (existing is not null && (existing.Kind != "vlan" || existing.Link != uplink || existing.VlanId != vlan))
+        {
+            await RunAsync(["link", "delete", "dev", name], cancellationToken);
+            existing = null;
+        }
+
+        if (existing is null)
+        {
+            await RunAsync(["link", "add", "link", uplink, "name", name, "mtu", Text(mtu), "type", "vlan", "id", Text(vlan)], cancellationToken);
+            changed = true;
+        }
+        else if (existing.Mtu != mtu)
+        {
+            await RunAsync(["link", "set", "dev", name, "mtu", Text(mtu)], cancellationToken);
+            changed = true;
+        }
+
+        changed |= await EnsureMasterAsync(name, bridge, cancellationToken);
+        return (name, changed);
+    }
+
+    /// <summary>Enslaves the device to the bridge (if it is not already) and sets it up.</summary>
+    public async Task<bool> EnsureMasterAsync(string name, string bridge, CancellationToken cancellationToken = default)
+    {
+        Check("interface name", name);
+        Check("bridge name", bridge);
+        var links = await ListAsync(cancellationToken);
+        var device = links.FirstOrDefault(l => l.Name == name) ?? throw new NetworkObjectMissingException("interface", name);
+        if (!links.Any(l => l.Name == bridge && l.Kind == "bridge"))
+        {
+            throw new NetworkObjectMissingException("bridge", bridge);
+        }
+
+        var changed = false;
+        if (device.Master != bridge)
+        {
+            await RunAsync(["link", "set", "dev", name, "master", bridge], cancellationToken);
+            changed = true;
+        }
+
+        if (!device.IsUp)
+        {
+            await RunAsync(["link", "set", "dev", name, "up"], cancellationToken);
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    /// <summary>Deletes the device (a bridge's ports are released, not deleted); false when there was none.</summary>
+    public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (await GetAsync(name, cancellationToken) is null)
+        {
+            return false;
+        }
+
+        await RunAsync(["link", "delete", "dev", name], cancellationToken);
+        return true;
+    }
+
+    private static LinkInfo Parse(JsonObject device)
+    {
+        var info = device["linkinfo"] as JsonObject;
+        var flags = device["flags"] as JsonArray ?? [];
+        return new LinkInfo(
+            device["ifname"]!.GetValue<string>(),
+            device["mtu"]?.GetValue<int>() ?? 0,
+            flags.Any(f => f?.GetValue<string>() == "UP"),
+            info?["info_kind"]?.GetValue<string>(),
+            device["master"]?.GetValue<string>(),
+            device["link"]?.GetValue<string>(),
+            info?["info_kind"]?.GetValue<string>() == "vlan" ? info["info_data"]?["id"]?.GetValue<int>() : null);
+    }
+
+    private async Task<string> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        List<string> command = [.. _prefix, "ip", .. arguments];
+        var start = new ProcessStartInfo(command[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in command.Skip(1))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{command[0]} did not start");
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw new IpCommandException(command, process.ExitCode, await error);
+        }
+
+        return await output;
+    }
+
+    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void Check(string what, string name)
+    {
+        if (NetworkLimits.CheckInterfaceName(what, name) is { } error)
+        {
+            throw new ArgumentException(error, nameof(name));
+        }
+    }
+
+    private static void CheckMtu(int mtu)
+    {
+        if (NetworkLimits.CheckMtu(mtu) is { } error)
+        {
+            throw new ArgumentException(error, nameof(mtu));
+        }
+    }
+}
