@@ -33,6 +33,7 @@ builder.Services.AddScoped<AggregateCommands>();
 builder.Services.AddScoped<VmCommands>();
 builder.Services.AddScoped<StorageCommands>();
 builder.Services.AddScoped<NetworkCommands>();
+builder.Services.AddScoped<NicCommands>();
 builder.Services.AddScoped<VmProvisioning>();
 builder.Services.AddScoped<HostDirectory>();
 builder.Services.AddHostedService<OperationDeadlineWatcher>();
@@ -52,6 +53,8 @@ builder.Services.AddSingleton<MaintenanceCoordinator>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<MaintenanceCoordinator>());
 builder.Services.AddSingleton<NetworkReconciler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<NetworkReconciler>());
+builder.Services.AddSingleton<PortJanitor>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<PortJanitor>());
 builder.Services.AddSingleton<DrsEvaluator>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DrsEvaluator>());
 

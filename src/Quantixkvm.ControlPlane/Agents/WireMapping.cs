@@ -27,6 +27,8 @@ public static class WireMapping
         OperationKind.DeleteSnapshot => DomainOperationKind.DeleteSnapshot,
         OperationKind.Migrate => DomainOperationKind.Migrate,
         OperationKind.Recover => DomainOperationKind.Recover,
+        OperationKind.AttachNic => DomainOperationKind.AttachNic,
+        OperationKind.DetachNic => DomainOperationKind.DetachNic,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this operation kind"),
     };
 
@@ -37,6 +39,22 @@ public static class WireMapping
         Domain.Networks.NetworkKind.Overlay => NetworkKinds.Overlay,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no wire name for this network kind"),
     };
+
+    public static string ToWire(this NicModel model) => model switch
+    {
+        NicModel.Virtio => "virtio",
+        NicModel.E1000 => "e1000",
+        NicModel.Rtl8139 => "rtl8139",
+        _ => throw new ArgumentOutOfRangeException(nameof(model), model, "no wire name for this NIC model"),
+    };
+
+    /// <summary>How the host plugs the NIC: its network's kind, bridge, VLAN and MTU, and the port's id as OVN's interface id.</summary>
+    public static NicAttachment ToWire(this VmNic nic, ReadModels.NetworkView network) => new(
+        nic.PortId, nic.NetworkId, nic.Mac, nic.Model.ToWire(), network.Kind.ToWire(),
+        network.Kind == Domain.Networks.NetworkKind.Overlay ? NetworkKinds.OvnIntegrationBridge : network.BridgeName ?? "",
+        network.Kind == Domain.Networks.NetworkKind.Ovs ? network.Vlan : null,
+        network.Kind == Domain.Networks.NetworkKind.Overlay ? NicAttachment.InterfaceIdFor(nic.PortId) : null,
+        network.Mtu, nic.LinkUp);
 
     public static string ToWire(this Domain.Networks.RuleDirection direction) => direction switch
     {

@@ -2,6 +2,7 @@ using Marten;
 using Quantixkvm.ControlPlane.ReadModels;
 using Quantixkvm.Domain;
 using Quantixkvm.Domain.Networks;
+using Quantixkvm.Domain.Vms;
 
 namespace Quantixkvm.ControlPlane.Commands;
 
@@ -15,6 +16,11 @@ public sealed record AddSubnetRequest(
 public sealed record AddSecurityRuleRequest(
     RuleDirection Direction, RuleProtocol Protocol, EtherType? EtherType = null, int? PortMin = null, int? PortMax = null, string? RemoteCidr = null,
     Guid? RemoteGroupId = null);
+
+/// <summary>A NIC as a client asks for it: the network, and optionally its MAC, fixed addresses, model and security groups.</summary>
+public sealed record NicRequest(
+    Guid NetworkId, string? Mac = null, IReadOnlyList<string>? FixedAddresses = null, NicModel Model = NicModel.Virtio,
+    IReadOnlyList<Guid>? SecurityGroupIds = null);
 
 /// <summary>
 /// The network and security group command edge. Facts that span aggregates (a name or bridge free on the platform, a
@@ -68,12 +74,34 @@ public sealed class NetworkCommands(AggregateCommands commands, IDocumentStore s
     public Task<CommandResult> DeleteNetworkAsync(Guid networkId, CommandMetadata metadata, long? expectedVersion, CancellationToken cancellationToken) =>
         Network(networkId, ctx => new DeleteNetwork(ctx), metadata, expectedVersion, cancellationToken);
 
-    /// <summary>A port for a VM's NIC: the network allocates its MAC and addresses. The groups are checked (and held) first.</summary>
+    /// <summary>Allocates the port of a VM's NIC; <paramref name="key"/> (the NIC's index at create, the command id at attach) makes a repeat find it.</summary>
+    public async Task<VmNic> AllocatePortAsync(Guid vmId, string key, NicRequest request, CommandMetadata metadata, string command, CancellationToken cancellationToken)
+    {
+        await using var session = store.QuerySession();
+        if (await session.LoadAsync<NetworkView>(request.NetworkId, cancellationToken) is not { DeletedAt: null })
+        {
+            throw new CommandRejectedException(new Rejection(RejectionCode.NotFound, $"network {request.NetworkId} does not exist", Command: command));
+        }
+
+        var portId = NetworkDecider.PortIdFor(vmId, key);
+        await AddPortAsync(request.NetworkId, portId, vmId, request.Mac, request.FixedAddresses, request.SecurityGroupIds ?? [],
+            metadata with { CommandId = $"{metadata.CommandId}:port:{key}" }, cancellationToken);
+        var network = await session.LoadAsync<NetworkView>(request.NetworkId, cancellationToken);
+        var port = network?.Ports.FirstOrDefault(p => p.PortId == portId)
+            ?? throw new CommandRejectedException(new Rejection(RejectionCode.Conflict, $"port {portId} was released while it was being attached", Command: command));
+        return new VmNic(portId, request.NetworkId, port.Mac, request.Model, [.. port.Addresses.Select(a => a.Address)]);
+    }
+
+    /// <summary>
+    /// A port for a VM's NIC: the network allocates its MAC and addresses. The groups are checked (and held) first. The
+    /// network's lock queues concurrent allocations, which its stream version alone would turn into retries that can run out.
+    /// </summary>
     public async Task<CommandResult> AddPortAsync(
         Guid networkId, Guid portId, Guid vmId, string? mac, IReadOnlyList<string>? fixedAddresses, IReadOnlyList<Guid> securityGroupIds,
         CommandMetadata metadata, CancellationToken cancellationToken)
     {
-        await using var held = await HoldGroupsAsync(securityGroupIds, "attach-nic", cancellationToken);
+        await using var groups = await HoldGroupsAsync(securityGroupIds, "attach-nic", cancellationToken);
+        await using var network = await AdvisoryLock.ForAsync(store, networkId, cancellationToken);
         return await Network(networkId, ctx => new AddPort(ctx, portId, vmId, mac, fixedAddresses, securityGroupIds), metadata, null, cancellationToken);
     }
 

@@ -12,7 +12,8 @@ namespace Quantixkvm.ControlPlane.Commands;
 /// <summary>What a client asks for when creating a VM.</summary>
 public sealed record CreateVmRequest(
     string Name, int Vcpus, int MemoryMiB, Guid? HostId, bool Start, IReadOnlyList<DiskRequest>? Disks = null, CloudInitConfig? CloudInit = null,
-    Guid? ClusterId = null, IReadOnlyDictionary<string, string>? RequiredLabels = null, HaPriority? HaPriority = null);
+    Guid? ClusterId = null, IReadOnlyDictionary<string, string>? RequiredLabels = null, HaPriority? HaPriority = null,
+    IReadOnlyList<NicRequest>? Nics = null);
 
 /// <summary>No host can take the VM; carries placement's per-host reasons.</summary>
 public sealed class NoHostAvailableException(PlacementResult placement)
@@ -23,7 +24,8 @@ public sealed class NoHostAvailableException(PlacementResult placement)
 
 /// <summary>The VM command edge: placement for new VMs, then the decider through the one command path.</summary>
 public sealed class VmCommands(
-    AggregateCommands commands, HostDirectory hosts, IQuerySession session, IDocumentStore store, IOptions<ControlPlaneOptions> options)
+    AggregateCommands commands, HostDirectory hosts, IQuerySession session, IDocumentStore store, NetworkCommands networks,
+    IOptions<ControlPlaneOptions> options)
 {
     public async Task<CommandResult> CreateAsync(CreateVmRequest request, CommandMetadata metadata, CancellationToken cancellationToken)
     {
@@ -43,8 +45,15 @@ public sealed class VmCommands(
         {
             Guid hostId;
             PlacementRecord? placement = null;
+            var nics = new List<VmNic>();
             if (existing is null)
             {
+                // Ports first: the networks allocate MACs and addresses (a refused VM leaves them to the port janitor).
+                foreach (var (nic, index) in (request.Nics ?? []).Select((n, i) => (n, i)))
+                {
+                    nics.Add(await networks.AllocatePortAsync(vmId, $"nic{index}", nic, metadata, "create", cancellationToken));
+                }
+
                 // Volumes first, in id order (no deadlock between two creates), then placement.
                 foreach (var volumeId in (request.Disks ?? []).Select(d => d.VolumeId).Distinct().Order())
                 {
@@ -64,7 +73,7 @@ public sealed class VmCommands(
                 vmId, VmState.Initial, VmDecider.Evolve,
                 (state, context) => VmDecider.Decide(
                     new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
-                        request.Disks, request.CloudInit, placement),
+                        request.Disks, request.CloudInit, placement, nics.Count > 0 ? nics : null),
                     state),
                 metadata, expectedVersion: null, cancellationToken);
             if (request.HaPriority is { } priority)

@@ -75,4 +75,10 @@ public sealed class NetworkingOptions
 
     /// <summary>Unchanged desired state is sent again this often, so a host that lost it (a restart) converges.</summary>
     public double ResendSeconds { get; set; } = 30;
+
+    /// <summary>How often ports no VM holds are looked for and released.</summary>
+    public double PortJanitorSeconds { get; set; } = 5;
+
+    /// <summary>A port this young is never released: its VM may not have taken it yet.</summary>
+    public double PortGraceSeconds { get; set; } = 30;
 }

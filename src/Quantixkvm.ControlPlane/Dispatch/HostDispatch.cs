@@ -49,10 +49,20 @@ public sealed class HostDispatch(IBus bus, ILogger<HostDispatch> logger)
             }
         }
 
-        var (pendingDisk, snapshot) = requested.Kind is OperationKind.AttachDisk or OperationKind.DetachDisk
+        var nics = new List<NicAttachment>();
+        foreach (var nic in vm.Nics.Where(n => n.State != AttachmentState.Attaching))
+        {
+            if (await NicAsync(nic.Nic, operations, cancellationToken) is { } wire)
+            {
+                nics.Add(wire);
+            }
+        }
+
+        var (pendingDisk, pendingNic, snapshot) = requested.Kind is OperationKind.AttachDisk or OperationKind.DetachDisk
+            or OperationKind.AttachNic or OperationKind.DetachNic
             or OperationKind.CreateSnapshot or OperationKind.RevertSnapshot or OperationKind.DeleteSnapshot
             ? await DetailsAsync(e, requested.OperationId, operations, cancellationToken)
-            : (null, null);
+            : (null, null, null);
         var migration = requested.Kind == OperationKind.Migrate ? await MigrationTargetAsync(e, requested.OperationId, operations, cancellationToken) : null;
         var wireDisk = pendingDisk is null ? null : await DiskAsync(pendingDisk, operations, cancellationToken);
         var message = new RunDomainOperation(
@@ -64,7 +74,9 @@ public sealed class HostDispatch(IBus bus, ILogger<HostDispatch> logger)
             Disk: wireDisk,
             Snapshot: snapshot,
             CloudInit: vm.CloudInit is { } ci ? new CloudInitSeed(ci.UserData, ci.MetaData, ci.NetworkConfig) : null,
-            Migration: migration);
+            Migration: migration,
+            Nics: nics,
+            Nic: pendingNic is null ? null : await NicAsync(pendingNic, operations, cancellationToken));
         if (retryUntilSent)
         {
             await SendAsync(message.HostId, message.OperationId, message.CorrelationId, message, cancellationToken);
@@ -89,11 +101,14 @@ public sealed class HostDispatch(IBus bus, ILogger<HostDispatch> logger)
                 volume.Format.ToWire());
     }
 
+    private static async Task<NicAttachment?> NicAsync(VmNic nic, IQuerySession operations, CancellationToken cancellationToken) =>
+        await operations.LoadAsync<NetworkView>(nic.NetworkId, cancellationToken) is { } network ? nic.ToWire(network) : null;
+
     /// <summary>
-    /// The disk or snapshot an operation concerns, from the VM's own stream as of the request (the read
+    /// The disk, NIC or snapshot an operation concerns, from the VM's own stream as of the request (the read
     /// model may have moved on by the time dispatch runs).
     /// </summary>
-    private static async Task<(VmDisk? Disk, SnapshotSpecification? Snapshot)> DetailsAsync(
+    private static async Task<(VmDisk? Disk, VmNic? Nic, SnapshotSpecification? Snapshot)> DetailsAsync(
         IEvent e, Guid operationId, IQuerySession operations, CancellationToken cancellationToken)
     {
         var history = (await operations.Events.FetchStreamAsync(e.StreamId, version: e.Version + 4, token: cancellationToken))
@@ -103,15 +118,19 @@ public sealed class HostDispatch(IBus bus, ILogger<HostDispatch> logger)
             switch (data)
             {
                 case VmDiskAttachRequested a when a.OperationId == operationId:
-                    return (a.Disk, null);
+                    return (a.Disk, null, null);
                 case VmDiskDetachRequested d when d.OperationId == operationId:
-                    return (history.OfType<VmDiskAttached>().LastOrDefault(x => x.Disk.VolumeId == d.VolumeId)?.Disk, null);
+                    return (history.OfType<VmDiskAttached>().LastOrDefault(x => x.Disk.VolumeId == d.VolumeId)?.Disk, null, null);
+                case VmNicAttachRequested a when a.OperationId == operationId:
+                    return (null, a.Nic, null);
+                case VmNicDetachRequested d when d.OperationId == operationId:
+                    return (null, history.OfType<VmNicAttached>().LastOrDefault(x => x.Nic.PortId == d.PortId)?.Nic, null);
                 case VmSnapshotRequested r when r.OperationId == operationId:
-                    return (null, new SnapshotSpecification(r.Name, r.Description, r.WithMemory));
+                    return (null, null, new SnapshotSpecification(r.Name, r.Description, r.WithMemory));
             }
         }
 
-        return (null, null);
+        return (null, null, null);
     }
 
     /// <summary>Where a live migration goes: the target host's libvirt as other hosts reach it, from the request in the VM's stream.</summary>

@@ -20,6 +20,9 @@ public sealed record VmView
     /// <summary>The VM's disks, including ones being attached or detached (see <see cref="VmDiskView.State"/>).</summary>
     public IReadOnlyList<VmDiskView> Disks { get; init; } = [];
 
+    /// <summary>The VM's NICs, including ones being attached or detached; addresses and link as the network gave them.</summary>
+    public IReadOnlyList<VmNicView> Nics { get; init; } = [];
+
     public IReadOnlyList<VmSnapshot> Snapshots { get; init; } = [];
     public string? CurrentSnapshot { get; init; }
 
@@ -77,6 +80,16 @@ public sealed record VmView
                 Disks = view.Disks.Select(d => d.Disk.VolumeId == e.VolumeId ? d with { State = AttachmentState.Detaching } : d).ToList(),
             },
             (VmDiskDetached e, _) => view with { Disks = view.Disks.Where(d => d.Disk.VolumeId != e.VolumeId).ToList() },
+            (VmNicAttachRequested e, _) => view with { Nics = [.. view.Nics, new VmNicView(e.Nic, AttachmentState.Attaching)] },
+            (VmNicAttached e, _) => view with
+            {
+                Nics = [.. view.Nics.Where(n => n.Nic.PortId != e.Nic.PortId), new VmNicView(e.Nic, AttachmentState.Attached)],
+            },
+            (VmNicDetachRequested e, _) => view with
+            {
+                Nics = [.. view.Nics.Select(n => n.Nic.PortId == e.PortId ? n with { State = AttachmentState.Detaching } : n)],
+            },
+            (VmNicDetached e, _) => view with { Nics = [.. view.Nics.Where(n => n.Nic.PortId != e.PortId)] },
             (VmDiskDriftObserved e, _) => view with { DiskDrift = e.Missing.Count + e.Unexpected.Count == 0 ? null : e },
             (VmCloudInitConfigured e, _) => view with { CloudInit = new CloudInitConfig(e.UserData, e.MetaData, e.NetworkConfig) },
             (VmSnapshotTaken e, _) => view with { Snapshots = [.. view.Snapshots, e.Snapshot], CurrentSnapshot = e.Snapshot.Name },
@@ -128,3 +141,6 @@ public sealed class VmViewProjection : SingleStreamProjection<VmView, Guid>
 
 /// <summary>A disk of a VM and where it stands: being attached, attached, or being detached.</summary>
 public sealed record VmDiskView(VmDisk Disk, AttachmentState State);
+
+/// <summary>A NIC of a VM and where it stands: being attached, attached, or being detached.</summary>
+public sealed record VmNicView(VmNic Nic, AttachmentState State);

@@ -21,6 +21,7 @@ public sealed class FakeAgent : IAsyncDisposable
     private readonly ConcurrentQueue<ReleaseDomains> _releases = new();
     private readonly ConcurrentQueue<CancelDomainOperation> _cancels = new();
     private readonly ConcurrentQueue<FenceHost> _fences = new();
+    private readonly ConcurrentQueue<RealizeNetworks> _networks = new();
     private CancellationTokenSource? _heartbeats;
     private Task? _heartbeatLoop;
 
@@ -62,6 +63,11 @@ public sealed class FakeAgent : IAsyncDisposable
                     {
                         await context.Publish(new HostFencedBySelf(HostId, context.Message.FenceId, FencedVmIds, DateTimeOffset.UtcNow));
                     }
+                });
+                e.Handler<RealizeNetworks>(context =>
+                {
+                    _networks.Enqueue(context.Message);
+                    return Task.CompletedTask;
                 });
                 e.Handler<RunStorageOperation>(async context =>
                 {
@@ -110,6 +116,17 @@ public sealed class FakeAgent : IAsyncDisposable
 
     /// <summary>Every FenceHost the host queue has delivered so far.</summary>
     public IReadOnlyList<FenceHost> Fences => [.. _fences];
+
+    /// <summary>The desired network states the control plane sent this host, oldest first.</summary>
+    public IReadOnlyList<RealizeNetworks> NetworkStates => [.. _networks];
+
+    /// <summary>What a real agent reports after applying a desired network state.</summary>
+    public async Task<Guid> ReportNetworksAsync(long revision, IReadOnlyList<NetworkRealization> networks, bool canWriteNorthbound = false)
+    {
+        var messageId = NewId.NextGuid();
+        await _bus.Publish(new NetworksRealized(HostId, revision, networks, DateTimeOffset.UtcNow, canWriteNorthbound), c => c.MessageId = messageId);
+        return messageId;
+    }
 
     /// <summary>Every operation message the host queue has delivered so far, duplicates included.</summary>
     public IReadOnlyList<RunDomainOperation> Received => [.. _received];

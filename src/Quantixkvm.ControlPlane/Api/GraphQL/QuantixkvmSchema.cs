@@ -70,7 +70,7 @@ public sealed class MutationType : ObjectGraphType
                 var cloudInit = input.CloudInit is { } ci ? VmProvisioning.CloudInit(VmDecider.VmIdForCreate(metadata.CommandId), input.Name, ci) : null;
                 var clusterId = input.ClusterId is null ? (Guid?)null : RequestContext.ParseId(input.ClusterId, "clusterId");
                 var request = new CreateVmRequest(input.Name, input.Vcpus, input.MemoryMiB, hostId, input.Start ?? false, input.Disks, cloudInit,
-                    clusterId, input.RequiredLabels?.ToDictionary(l => l.Key, l => l.Value), input.HaPriority);
+                    clusterId, input.RequiredLabels?.ToDictionary(l => l.Key, l => l.Value), input.HaPriority, input.Nics);
                 return await Run(c, () => Vms(c).CreateAsync(request, metadata, c.CancellationToken));
             });
         Field<NonNullGraphType<OperationPayloadType>>("createVmFromTemplate")
@@ -115,6 +115,7 @@ public sealed class MutationType : ObjectGraphType
         Lifecycle("deleteVmSnapshot", "Deletes a snapshot; its children become its parent's.",
             (ctx, t, _, c) => new DeleteSnapshot(ctx, t, c.GetArgument<string>("name")),
             extra: f => f.Argument<NonNullGraphType<StringGraphType>>("name"));
+        NicFields.AddMutations(this);
         StorageFields.AddMutations(this);
         FleetFields.AddMutations(this);
     }

@@ -56,6 +56,7 @@ public sealed class VmType : ObjectGraphType<VmView>
             { CurrentOperationId: { } id } => await c.RequestServices!.GetRequiredService<IQuerySession>().LoadAsync<OperationView>(id, c.CancellationToken),
         });
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmDiskType>>>>("disks").Resolve(c => c.Source.Disks);
+        Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmNicType>>>>("nics").Resolve(c => c.Source.Nics);
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<VmSnapshotType>>>>("snapshots")
             .Description("The snapshot tree: each snapshot names its parent.").Resolve(c => c.Source.Snapshots);
         Field<StringGraphType>("currentSnapshot").Description("The snapshot the VM's state descends from.").Resolve(c => c.Source.CurrentSnapshot);
@@ -196,7 +197,8 @@ public sealed class OperationPayloadType : ObjectGraphType<OperationPayload>
 
 public sealed record CreateVmInput(
     string Name, int Vcpus, int MemoryMiB, string? HostId, bool? Start, string? CommandId, IReadOnlyList<DiskRequest>? Disks,
-    Commands.CloudInitRequest? CloudInit, string? ClusterId = null, IReadOnlyList<Label>? RequiredLabels = null, HaPriority? HaPriority = null);
+    Commands.CloudInitRequest? CloudInit, string? ClusterId = null, IReadOnlyList<Label>? RequiredLabels = null, HaPriority? HaPriority = null,
+    IReadOnlyList<Commands.NicRequest>? Nics = null);
 
 public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
 {
@@ -214,6 +216,7 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         Field<IdGraphType>("commandId").Description("Idempotency key: repeating it returns the same operation.");
         Field<ListGraphType<NonNullGraphType<DiskInputType>>>("disks").Description("Volumes for the VM, in order; they get vda, vdb, … (sda, … on SATA/SCSI).");
         Field<CloudInitInputType>("cloudInit");
+        Field<ListGraphType<NonNullGraphType<NicInputType>>>("nics").Description("NICs, in order; each gets a port on its network.");
     }
 
     public override object ParseDictionary(IDictionary<string, object?> value) => new CreateVmInput(
@@ -227,7 +230,8 @@ public sealed class CreateVmInputType : InputObjectGraphType<CreateVmInput>
         value.TryGetValue("cloudInit", out var ci) ? ci as Commands.CloudInitRequest : null,
         value.Value("clusterId")?.ToString(),
         value.Value("requiredLabels") is IEnumerable<object?> labels ? labels.OfType<Label>().ToList() : null,
-        value.Value("haPriority") as HaPriority?);
+        value.Value("haPriority") as HaPriority?,
+        value.Value("nics") is IEnumerable<object?> nics ? [.. nics.OfType<Commands.NicRequest>()] : null);
 }
 
 public sealed record CreateVmFromTemplateInput(Commands.CreateVmFromTemplateRequest Request, string? CommandId);
