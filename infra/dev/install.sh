@@ -34,6 +34,8 @@ PACKAGES=(
   iproute2                # ip: bridges, VLANs, veth pairs, network namespaces
   nftables                # nft (host firewalling)
   socat                   # TCP listener/connector inside test namespaces (Quantixkvm.Testing)
+  iputils-ping            # ping inside test namespaces
+  ethtool                 # test namespaces' veths: TX checksum offload off (OVS's userspace datapath would pass bad TCP checksums)
   curl                    # readiness probes and the RabbitMQ management API
   ca-certificates
 )

@@ -280,7 +280,8 @@ cmd_start() {
     qkvm_die "this stack already runs in network namespace '${running_ns:-<this machine>}', not '${ns:-<this machine>}'; run '$0 stop' first"
   fi
   # One userspace datapath per namespace: refuse before starting anything.
-  if [[ -z "$(ovs_daemon_pid ovs-vswitchd)" ]] && ovs_taps "$ns" | grep -x 'ovs-netdev 1' >/dev/null; then
+  if [[ -z "$(ovs_daemon_pid ovs-vswitchd)" ]] && [[ -z "$ns" || -e "/run/netns/$ns" ]] &&
+    ovs_taps "$ns" | grep -x 'ovs-netdev 1' >/dev/null; then
     qkvm_die "another ovs-vswitchd's userspace datapath (TAP device ovs-netdev) runs in network namespace '${ns:-<this machine>}', and only one can. Stop that stack, or set QKVM_OVS_NETNS=<name> to run this one in a namespace of its own"
   fi
   printf '%s' "$ns" >"$OVS_NETNS_FILE"
