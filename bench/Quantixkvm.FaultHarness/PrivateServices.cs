@@ -60,6 +60,8 @@ public sealed class PrivateServices : IAsyncDisposable
             ["QKVM_EPMD_PORT"] = ports[3].ToString(),
             ["QKVM_RABBIT_MGMT_PORT"] = ports[4].ToString(),
             ["QKVM_RABBIT_NODENAME"] = $"{node}@localhost",
+            // Open vSwitch/OVN is not part of these faults (and only one such stack fits a network namespace).
+            ["QKVM_OVS"] = "0",
         };
         var services = new PrivateServices(data, ports[0], ports[1], ports[4], environment);
         var clock = Stopwatch.StartNew();

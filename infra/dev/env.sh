@@ -50,3 +50,11 @@ export QKVM_CEPH_MON_V1_PORT="${QKVM_CEPH_MON_V1_PORT:-16790}" # mon, msgr v1 (l
 export QKVM_CEPH_OSD_PORT_MIN="${QKVM_CEPH_OSD_PORT_MIN:-16800}" # osd's ms bind port range
 export QKVM_CEPH_OSD_PORT_MAX="${QKVM_CEPH_OSD_PORT_MAX:-16830}"
 export QKVM_CEPH_POOL="${QKVM_CEPH_POOL:-qkvm}"
+
+# Open vSwitch + OVN (infra/dev/ovs.sh): private daemons reached over unix
+# sockets only (no TCP port). Always derived from QKVM_DATA (not overridable):
+# a value inherited from another data folder would reach the wrong stack.
+# `infra/dev/ovs.sh env` prints these plus the stack's network namespace.
+export QKVM_OVS_DB="unix:$QKVM_DATA/ovs/run/db.sock"         # Open_vSwitch database (ovs-vsctl --db)
+export QKVM_OVN_NB_DB="unix:$QKVM_DATA/ovn/run/ovnnb_db.sock" # OVN_Northbound (ovn-nbctl --db)
+export QKVM_OVN_SB_DB="unix:$QKVM_DATA/ovn/run/ovnsb_db.sock" # OVN_Southbound (ovn-sbctl --db)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the dev environment needs on Debian 12 (idempotent, fast when
-# everything is present): PostgreSQL 15, RabbitMQ, libvirt + QEMU, curl; and
+# everything is present): PostgreSQL 15, RabbitMQ, libvirt + QEMU, Open vSwitch +
+# OVN, network test tools, curl; and
 # checks that a .NET 10 SDK is available (Debian's registry has none).
 set -euo pipefail
 
@@ -22,11 +23,19 @@ PACKAGES=(
   ceph-mon                # single-node Ceph for RBD pools (infra/dev/ceph.sh)
   ceph-osd
   ceph-common
-  busybox-static          # the tiny test guest (infra/dev/guest-image.sh)
+  busybox-static          # the tiny test guest (infra/dev/guest-image.sh); udhcpc in test namespaces
   syslinux                # its boot loader, installed onto a FAT image through mtools
   syslinux-common
   mtools
   dosfstools
+  openvswitch-switch      # ovsdb-server + ovs-vswitchd (userspace datapath; infra/dev/ovs.sh)
+  ovn-central             # OVN northbound/southbound databases and ovn-northd
+  ovn-host                # ovn-controller
+  iproute2                # ip: bridges, VLANs, veth pairs, network namespaces
+  nftables                # nft (host firewalling)
+  socat                   # TCP listener/connector inside test namespaces (Quantixkvm.Testing)
+  iputils-ping            # ping inside test namespaces
+  ethtool                 # test namespaces' veths: TX checksum offload off (OVS's userspace datapath would pass bad TCP checksums)
   curl                    # readiness probes and the RabbitMQ management API
   ca-certificates
 )

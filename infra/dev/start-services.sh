@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Starts the private PostgreSQL 15 cluster and RabbitMQ 3.10 node of the dev
-# environment on 127.0.0.1, in $QKVM_DATA. Idempotent: what already runs is
-# left alone; stale pid files and half-dead leftovers are cleaned up.
+# environment on 127.0.0.1, and the private Open vSwitch + OVN stack
+# (infra/dev/ovs.sh, unix sockets only), in $QKVM_DATA. Idempotent: what already
+# runs is left alone; stale pid files and half-dead leftovers are cleaned up.
 #   QKVM_PG_FAST=1  start PostgreSQL without durability (fsync etc. off): test runs only.
+#   QKVM_OVS=0      do not start Open vSwitch/OVN (only one such stack per network
+#                   namespace: a second data folder needs QKVM_OVS_NETNS, see ovs.sh).
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+QKVM_OVS="${QKVM_OVS:-1}"
 
 [[ -x "$QKVM_PG_BIN/pg_ctl" && -x "$QKVM_RABBIT_BIN/rabbitmq-server" ]] ||
   qkvm_die "PostgreSQL/RabbitMQ not installed; run infra/dev/install.sh first"
@@ -262,6 +268,11 @@ pg_init
 pg_start
 pg_provision
 rabbit_start
+ovs_line="not started (QKVM_OVS=0)"
+if [[ "$QKVM_OVS" != 0 ]]; then
+  "$DEV_DIR/ovs.sh" start
+  ovs_line="$QKVM_OVS_DB  NB $QKVM_OVN_NB_DB  SB $QKVM_OVN_SB_DB"
+fi
 
 cat <<EOF
 [qkvm] services ready (data in $QKVM_DATA, logs in $QKVM_LOGS):
@@ -269,5 +280,6 @@ cat <<EOF
               psql "host=127.0.0.1 port=$QKVM_PG_PORT dbname=$QKVM_PG_DATABASE user=$QKVM_PG_USER password=$QKVM_PG_PASSWORD"
   RabbitMQ    amqp://$QKVM_RABBIT_USER:$QKVM_RABBIT_PASSWORD@127.0.0.1:$QKVM_AMQP_PORT/  node $QKVM_RABBIT_NODENAME (epmd $QKVM_EPMD_PORT, dist $QKVM_RABBIT_DIST_PORT)
               management http://127.0.0.1:$QKVM_RABBIT_MGMT_PORT/ (same user)
+  OVS + OVN   $ovs_line
   Stop with:  $QKVM_REPO/infra/dev/stop.sh
 EOF

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stops the dev environment, in order: platform processes (control plane, then
 # the agent, from their pid files), the private libvirtd (its running guests are
-# destroyed first), Ceph, RabbitMQ (and its epmd), PostgreSQL.
+# destroyed first), Open vSwitch + OVN (bridges deleted first), Ceph, RabbitMQ
+# (and its epmd), PostgreSQL.
 # Idempotent: whatever is not running is skipped.
 set -euo pipefail
 
@@ -30,6 +31,9 @@ done
 for dir in "$QKVM_DATA"/libvirt-[0-9]*; do
   [[ -d "$dir" ]] && QKVM_LIBVIRT_INSTANCE="${dir##*-}" "$DEV_DIR/libvirtd.sh" stop
 done
+
+# --- Open vSwitch + OVN (after libvirtd: guests' ports leave the bridges first); its bridges go before its daemons
+"$DEV_DIR/ovs.sh" stop || qkvm_warn "infra/dev/ovs.sh stop failed; continuing with the other services"
 
 # --- Ceph (after libvirtd: QEMU with RBD disks must not lose its cluster first)
 "$DEV_DIR/ceph.sh" stop

@@ -13,6 +13,7 @@ source "$DEV_DIR/lib.sh"
 
 "$DEV_DIR/install.sh"
 # fsync etc. off: test data is throw-away. A PostgreSQL already running is kept as is.
+# Also starts the Open vSwitch + OVN stack (infra/dev/ovs.sh) unless QKVM_OVS=0.
 QKVM_PG_FAST=1 "$DEV_DIR/start-services.sh"
 
 RESULTS="$QKVM_DATA/test-results"

@@ -13,6 +13,16 @@ internal sealed class GraphQLRequestExecutor(IOptions<GraphQLTransportOptions> o
     public GraphQLTransportOptions Options { get; } = options.Value;
 
     public Task<ExecutionResult> ExecuteAsync(HttpContext httpContext, GraphQLRequestData request, IValidationRule? transportRule, CancellationToken cancellationToken)
+        => Prepare(httpContext, request, transportRule, cancellationToken).ExecuteAsync();
+
+    /// <summary>
+    /// Reads everything the execution needs from the <see cref="HttpContext"/> (services, user, the user context
+    /// factory's result), without executing. An HttpContext is not thread-safe: <see cref="DefaultHttpContext.User"/>
+    /// and the feature cache behind it are filled in lazily, and two threads doing so at once can see null. So a
+    /// connection that runs several operations at once (a WebSocket) prepares them one at a time on one thread, and
+    /// only the execution runs concurrently.
+    /// </summary>
+    public PreparedExecution Prepare(HttpContext httpContext, GraphQLRequestData request, IValidationRule? transportRule, CancellationToken cancellationToken)
     {
         var services = httpContext.RequestServices;
         var executionOptions = new ExecutionOptions
@@ -36,6 +46,12 @@ internal sealed class GraphQLRequestExecutor(IOptions<GraphQLTransportOptions> o
             executionOptions.CachedDocumentValidationRules = [transportRule];
         }
 
-        return services.GetRequiredService<IDocumentExecuter>().ExecuteAsync(executionOptions);
+        return new PreparedExecution(services.GetRequiredService<IDocumentExecuter>(), executionOptions);
     }
+}
+
+/// <summary>An execution whose inputs were read from the HttpContext already; running it touches the context no more.</summary>
+internal sealed record PreparedExecution(IDocumentExecuter Executer, ExecutionOptions Options)
+{
+    public Task<ExecutionResult> ExecuteAsync() => Executer.ExecuteAsync(Options);
 }

@@ -16,7 +16,8 @@ namespace Quantixkvm.GraphQLTransport.WebSockets;
 /// <summary>
 /// One socket speaking graphql-transport-ws (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md).
 /// <para>
-/// Threads: one receive loop reads and handles client messages in order; operations run on their own tasks;
+/// Threads: one receive loop reads and handles client messages in order, and is the only one to read the
+/// HttpContext (not thread-safe) — it prepares each operation; operations execute on their own tasks;
 /// every outgoing frame (messages and the close frame) goes through one channel drained by one writer task,
 /// so sends never overlap, and a message enqueued before another is sent before it. The messages of one
 /// operation are enqueued under that operation's lock, so they keep their order, and none is enqueued
@@ -289,7 +290,24 @@ internal sealed partial class GraphQLWsConnection
             return;
         }
 
-        _ = Task.Run(() => RunOperationAsync(operation, request, problem));
+        // Read from the HttpContext here, on the receive loop, one operation after the other: the context is not
+        // thread-safe (two operations reading its User at once could see null). Only the execution runs on its own task.
+        PreparedExecution? execution = null;
+        if (problem is null && request is not null)
+        {
+            try
+            {
+                execution = _executor.Prepare(_httpContext, request, transportRule: null, operation.Token);
+            }
+            catch (Exception ex)
+            {
+                LogOperationFailed(_logger, operation.Id, ex);
+                Finish(operation, ErrorMessage(operation.Id, [new TransportRequestError(TransportErrorCodes.InternalServerError, "The server failed to run the operation.")]));
+                return;
+            }
+        }
+
+        _ = Task.Run(() => RunOperationAsync(operation, execution, problem));
     }
 
     private void OnComplete(JsonElement message)
@@ -357,17 +375,17 @@ internal sealed partial class GraphQLWsConnection
 
     // ---- operations ------------------------------------------------------------------------------------------
 
-    private async Task RunOperationAsync(Operation operation, GraphQLRequestData? request, RequestProblem? problem)
+    private async Task RunOperationAsync(Operation operation, PreparedExecution? execution, RequestProblem? problem)
     {
         try
         {
-            if (problem is not null || request is null)
+            if (problem is not null || execution is null)
             {
                 Finish(operation, ErrorMessage(operation.Id, [new TransportRequestError(problem!.Code, problem.Message)]));
                 return;
             }
 
-            var result = await _executor.ExecuteAsync(_httpContext, request, transportRule: null, operation.Token);
+            var result = await execution.ExecuteAsync();
             if (result.Streams is { Count: > 0 } streams)
             {
                 // A subscription: GraphQL allows exactly one root field, so there is one stream.
