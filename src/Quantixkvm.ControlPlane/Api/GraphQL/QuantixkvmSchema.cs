@@ -47,6 +47,7 @@ public sealed class QueryType : ObjectGraphType
             .ResolveAsync(async c => await Session(c).LoadAsync<OperationView>(RequestContext.ParseId(c.GetArgument<string>("id"), "id"), c.CancellationToken));
         StorageFields.AddQueries(this);
         FleetFields.AddQueries(this);
+        NetworkFields.AddQueries(this);
     }
 
     private static IQuerySession Session(IResolveFieldContext c) => c.RequestServices!.GetRequiredService<IQuerySession>();
@@ -118,6 +119,7 @@ public sealed class MutationType : ObjectGraphType
         NicFields.AddMutations(this);
         StorageFields.AddMutations(this);
         FleetFields.AddMutations(this);
+        NetworkFields.AddMutations(this);
     }
 
     private void Lifecycle(string name, string description, Func<CommandContext, OperationTimeouts, bool, VmCommand> build, bool withForce = false) =>
@@ -207,5 +209,6 @@ public sealed class SubscriptionType : ObjectGraphType
             });
         StorageFields.AddSubscriptions(this);
         FleetFields.AddSubscriptions(this);
+        NetworkFields.AddSubscriptions(this);
     }
 }
