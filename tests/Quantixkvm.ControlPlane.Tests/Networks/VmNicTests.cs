@@ -123,6 +123,30 @@ public sealed class VmNicTests(VmNicTests.Fixture fixture) : IClassFixture<VmNic
     }
 
     [Fact]
+    public async Task a_ports_security_groups_are_replaced_and_a_group_in_use_cannot_be_deleted()
+    {
+        var networkId = await OverlayAsync("10.46.0.0/24");
+        var web = (await App.Api().CreateGroupAsync(NetworkApi.Unique("web"))).Text("securityGroup.id");
+        var ssh = (await App.Api().CreateGroupAsync(NetworkApi.Unique("ssh"))).Text("securityGroup.id");
+        var created = await CreateVmAsync("grouped", new { networkId, securityGroupIds = new[] { web } });
+        var portId = created.Arr("vm.nics").Single()!.Str("portId");
+        (await NetworkAsync(networkId)).Ports.Single().SecurityGroupIds.ShouldBe([Guid.Parse(web)]);
+
+        var (code, message) = await App.Api().RefusalAsync(
+            "mutation($id: ID!) { deleteSecurityGroup(id: $id) { version } }", new { id = web });
+        code.ShouldBe("INVALID_STATE");
+        message.ShouldContain("1 port");
+
+        await App.Api().DataAsync(
+            "mutation($networkId: ID!, $portId: ID!, $groups: [ID!]!) { setPortSecurityGroups(networkId: $networkId, portId: $portId, securityGroupIds: $groups) { version } }",
+            new { networkId, portId, groups = new[] { ssh } });
+        var port = (await NetworkAsync(networkId)).Ports.Single();
+        port.SecurityGroupIds.ShouldBe([Guid.Parse(ssh)]);
+        await App.Api().DataAsync("mutation($id: ID!) { deleteSecurityGroup(id: $id) { version } }", new { id = web });
+        (await App.Api().GroupAsync(web)).ShouldBeNull("a group no port uses can be deleted");
+    }
+
+    [Fact]
     public async Task concurrent_attaches_never_give_two_vms_one_address()
     {
         var networkId = await OverlayAsync("10.44.0.0/28");

@@ -27,6 +27,8 @@ public sealed class VmNicType : ObjectGraphType<VmNicView>
         Field<NonNullGraphType<IdGraphType>>("portId").Description("The NIC's port on its network (and, on overlay networks, its OVN logical switch port).")
             .Resolve(c => c.Source.Nic.PortId);
         Field<NonNullGraphType<IdGraphType>>("networkId").Resolve(c => c.Source.Nic.NetworkId);
+        Field<NetworkType>("network").ResolveAsync(async c =>
+            await c.RequestServices!.GetRequiredService<Marten.IQuerySession>().LoadAsync<NetworkView>(c.Source.Nic.NetworkId, c.CancellationToken));
         Field<NonNullGraphType<StringGraphType>>("mac").Resolve(c => c.Source.Nic.Mac);
         Field<NonNullGraphType<NicModelType>>("model").Resolve(c => c.Source.Nic.Model);
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<StringGraphType>>>>("addresses").Description("Allocated by the network's IPAM, one per subnet.")
