@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Xunit;
 
-namespace Quantixkvm.Network.Tests;
+namespace Quantixkvm.Testing;
 
 /// <summary>
 /// A private ovsdb-server in a temporary folder, run in the foreground as a child process and killed on dispose:
