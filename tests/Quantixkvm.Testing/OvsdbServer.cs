@@ -30,6 +30,9 @@ public sealed class OvsdbServer : IAsyncDisposable
 
     public string SocketPath => Path.Combine(Root, "db.sock");
 
+    /// <summary>The database file: every committed transaction that changed something is a record in it.</summary>
+    public string DatabasePath => Path.Combine(Root, "db.db");
+
     public string UnixEndpoint => "unix:" + SocketPath;
 
     public string TcpEndpoint => $"tcp:127.0.0.1:{TcpPort}";
@@ -87,6 +90,13 @@ public sealed class OvsdbServer : IAsyncDisposable
     /// </summary>
     public Task<string> ToolAsync(string tool, params string[] arguments) =>
         RunAsync(Root, tool, ["--db=" + UnixEndpoint, .. ToolOptions(tool), .. arguments]);
+
+    /// <summary>
+    /// How many transactions have changed the database so far (the records of its file, as ovsdb-tool shows them): a
+    /// transaction that writes what is already there changes nothing and adds no record.
+    /// </summary>
+    public async Task<int> CommittedTransactionsAsync() =>
+        (await RunAsync(Root, "ovsdb-tool", "show-log", DatabasePath)).Split('\n').Count(line => line.StartsWith("record ", StringComparison.Ordinal));
 
     private static string[] ToolOptions(string tool) => tool switch
     {

@@ -50,6 +50,8 @@ internal sealed class LinuxBridges(IpLink ip)
             summary += $", uplink {uplink}";
         }
 
+        // The kernel gives a bridge the smallest MTU of its ports when one is added, unless it was set after creation.
+        await ip.EnsureBridgeAsync(name, network.Mtu, cancellationToken);
         return summary;
     }
 
