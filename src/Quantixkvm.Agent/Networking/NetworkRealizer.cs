@@ -23,6 +23,7 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
     private readonly SemaphoreSlim _serial = new(1, 1);
     private readonly LinuxBridges _linux = new(ip);
     private long? _lastRevision;
+    private Dictionary<Guid, string> _lastErrors = [];
 
     // Until a round finds none, the host may hold Linux devices the agent made; after that `ip` is run only for bridge networks.
     private bool _linuxDevicesMayExist = true;
@@ -75,17 +76,32 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
             _lastRevision = desired.Revision;
             var report = new NetworksRealized(
                 options.Value.HostId, desired.Revision, [.. outcomes.Values.Select(o => o.ToRealization())], clock.GetUtcNow(), CanWriteNorthbound);
-            foreach (var failed in report.Networks.Where(n => !n.Succeeded))
-            {
-                logger.LogWarning("Network {NetworkId} generation {Generation} is not realized on this host: {Error}", failed.NetworkId, failed.Generation, failed.Error);
-            }
-
+            LogNews(report);
             return report;
         }
         finally
         {
             _serial.Release();
         }
+    }
+
+    /// <summary>Logs a failure when it is new or different, and the recovery, not the same failure every round.</summary>
+    private void LogNews(NetworksRealized report)
+    {
+        foreach (var network in report.Networks)
+        {
+            var before = _lastErrors.GetValueOrDefault(network.NetworkId);
+            if (network.Error is not null && network.Error != before)
+            {
+                logger.LogWarning("Network {NetworkId} generation {Generation} is not realized on this host: {Error}", network.NetworkId, network.Generation, network.Error);
+            }
+            else if (network.Error is null && before is not null)
+            {
+                logger.LogInformation("Network {NetworkId} generation {Generation} is realized on this host again: {Summary}", network.NetworkId, network.Generation, network.Summary);
+            }
+        }
+
+        _lastErrors = report.Networks.Where(n => n.Error is not null).ToDictionary(n => n.NetworkId, n => n.Error!);
     }
 
     /// <summary>Runs one part of the round; if it runs out of time, its networks are reported failed and the round goes on.</summary>
@@ -246,7 +262,18 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
 
         await using (client)
         {
-            await new NorthboundState(new OvnNorthbound(client), logger).WriteAsync(desired, outcomes, cancellationToken);
+            try
+            {
+                await new NorthboundState(new OvnNorthbound(client), logger).WriteAsync(desired, outcomes, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Lost the database mid-round, or could not read it at all: every overlay network's northbound part is in doubt.
+                foreach (var network in desired.OverlayNetworks)
+                {
+                    outcomes[network.NetworkId].Fail("OVN northbound: " + NetworkOutcome.Describe(e));
+                }
+            }
         }
     }
 

@@ -84,10 +84,11 @@ public sealed class NetworkRealizerTests : IAsyncLifetime
         await _host.CreateIntegrationBridgeAsync();
         var web = Guid.NewGuid();
         var admins = Guid.NewGuid();
-        var subnet = new SubnetSpecification(Guid.NewGuid(), "10.20.0.0/24", "10.20.0.1", ["1.1.1.1"], true);
-        var server = Port("02:00:00:00:20:05", ["10.20.0.5"], web);
+        var subnet = new SubnetSpecification(Guid.NewGuid(), "10.20.0.0/24", "10.20.0.1", ["1.1.1.1", "2606:4700:4700::1111"], true);
+        var subnet6 = new SubnetSpecification(Guid.NewGuid(), "fd00:20::/64", "fd00:20::1", ["2606:4700:4700::1111"], true);
+        var server = Port("02:00:00:00:20:05", ["10.20.0.5", "fd00:20::5"], web);
         var laptop = Port("02:00:00:00:20:06", ["10.20.0.6"], admins);
-        var network = Overlay([subnet], [server, laptop]);
+        var network = Overlay([subnet, subnet6], [server, laptop]);
         SecurityGroupSpecification[] groups =
         [
             new(web, "web", [
@@ -101,16 +102,21 @@ public sealed class NetworkRealizerTests : IAsyncLifetime
 
         var result = report.Networks.ShouldHaveSingleItem();
         result.Succeeded.ShouldBeTrue(result.Error);
-        result.Summary.ShouldBe($"OVN integration bridge br-int present; OVN logical switch qkvm-{network.NetworkId}: 2 port(s), DHCP on 1 subnet(s)");
+        result.Summary.ShouldBe($"OVN integration bridge br-int present; OVN logical switch qkvm-{network.NetworkId}: 2 port(s), DHCP on 2 subnet(s)");
 
         (await Nbctl("ls-list")).ShouldContain($"(qkvm-{network.NetworkId})");
         (await Nbctl("lsp-list", $"qkvm-{network.NetworkId}")).ShouldContain($"({NicAttachment.InterfaceIdFor(server.PortId)})");
         var serverPort = NicAttachment.InterfaceIdFor(server.PortId);
-        (await Nbctl("lsp-get-addresses", serverPort)).Trim().ShouldBe("02:00:00:00:20:05 10.20.0.5");
-        (await Nbctl("lsp-get-port-security", serverPort)).Trim().ShouldBe("02:00:00:00:20:05 10.20.0.5");
+        (await Nbctl("lsp-get-addresses", serverPort)).Trim().ShouldBe("02:00:00:00:20:05 10.20.0.5 fd00:20::5");
+        (await Nbctl("lsp-get-port-security", serverPort)).Trim().ShouldBe("02:00:00:00:20:05 10.20.0.5 fd00:20::5");
 
-        var dhcp = (await Nbctl("dhcp-options-list")).Trim();
+        var dhcp = (await Nbctl("--bare", "--columns=_uuid", "find", "DHCP_Options", "cidr=10.20.0.0/24")).Trim();
+        var dhcp6 = (await Nbctl("--bare", "--columns=_uuid", "find", "DHCP_Options", "cidr=\"fd00:20::/64\"")).Trim();
         (await Nbctl("lsp-get-dhcpv4-options", serverPort)).ShouldContain(dhcp);
+        (await Nbctl("lsp-get-dhcpv6-options", serverPort)).ShouldContain(dhcp6);
+        (await Nbctl("lsp-get-dhcpv6-options", NicAttachment.InterfaceIdFor(laptop.PortId))).Trim().ShouldBeEmpty("the laptop has no IPv6 address");
+        (await Nbctl("dhcp-options-get-options", dhcp6)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ShouldBe(
+            ["dns_server={2606:4700:4700::1111}", $"server_id={MacAddress.ForPort(subnet6.SubnetId)}"], ignoreOrder: true);
         var options = (await Nbctl("dhcp-options-get-options", dhcp)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         options.ShouldBe(
             [
@@ -199,6 +205,25 @@ public sealed class NetworkRealizerTests : IAsyncLifetime
             + "this host was sent OVN's northbound state but Agent:Network:OvnNorthboundDb is not set");
         results[unknown.NetworkId].Error.ShouldBe("network kind 'vxlan' is not known to this agent");
         report.Networks.Count(r => !r.Succeeded).ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task an_unreachable_northbound_database_fails_the_overlay_networks_only_naming_the_setting()
+    {
+        await _host.CreateIntegrationBridgeAsync();
+        var overlay = Overlay([], []);
+        var ovs = Ovs("qkovs7");
+        await _host.Northbound.KillAsync();
+
+        var report = (await _host.Realizer().RealizeAsync(Message(1, [overlay, ovs], new OvnNorthboundSpecification([overlay], [])))).ShouldNotBeNull();
+
+        var results = report.Networks.ToDictionary(r => r.NetworkId);
+        results[ovs.NetworkId].Succeeded.ShouldBeTrue();
+        var failed = results[overlay.NetworkId];
+        failed.Succeeded.ShouldBeFalse();
+        failed.Error.ShouldBe(
+            $"OVN northbound database (Agent:Network:OvnNorthboundDb): cannot connect to OVSDB server at {_host.Northbound.UnixEndpoint}: Connection refused");
+        failed.Summary.ShouldBe("OVN integration bridge br-int present", "the host's own part of the overlay is there");
     }
 
     [Fact]
