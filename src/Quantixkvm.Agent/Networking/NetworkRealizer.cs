@@ -60,12 +60,12 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
             using var round = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             round.CancelAfter(RoundTimeout);
             var byKind = desired.Networks.ToLookup(n => n.Kind);
-            await Phase(byKind[NetworkKinds.Bridge], outcomes, () => RealizeLinuxAsync([.. byKind[NetworkKinds.Bridge]], outcomes, round.Token), cancellationToken);
+            await RunPhaseAsync(byKind[NetworkKinds.Bridge], outcomes, () => RealizeLinuxAsync([.. byKind[NetworkKinds.Bridge]], outcomes, round.Token), cancellationToken);
             var ovsAndOverlay = byKind[NetworkKinds.Ovs].Concat(byKind[NetworkKinds.Overlay]).ToList();
-            await Phase(ovsAndOverlay, outcomes, () => RealizeOvsAsync(ovsAndOverlay, outcomes, round.Token), cancellationToken);
+            await RunPhaseAsync(ovsAndOverlay, outcomes, () => RealizeOvsAsync(ovsAndOverlay, outcomes, round.Token), cancellationToken);
             if (desired.Northbound is { } northbound)
             {
-                await Phase(northbound.OverlayNetworks, outcomes, () => RealizeNorthboundAsync(northbound, outcomes, round.Token), cancellationToken);
+                await RunPhaseAsync(northbound.OverlayNetworks, outcomes, () => RealizeNorthboundAsync(northbound, outcomes, round.Token), cancellationToken);
             }
 
             foreach (var network in desired.Networks.Where(n => n.Kind is not (NetworkKinds.Bridge or NetworkKinds.Ovs or NetworkKinds.Overlay)))
@@ -105,7 +105,7 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
     }
 
     /// <summary>Runs one part of the round; if it runs out of time, its networks are reported failed and the round goes on.</summary>
-    private static async Task Phase(
+    private static async Task RunPhaseAsync(
         IEnumerable<NetworkSpecification> networks, Dictionary<Guid, NetworkOutcome> outcomes, Func<Task> run, CancellationToken cancellationToken)
     {
         try
