@@ -3,8 +3,10 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Quantixkvm.Agent.Consumers;
 using Quantixkvm.Agent.Hypervisor;
+using Quantixkvm.Agent.Networking;
 using Quantixkvm.Agent.Reporting;
 using Quantixkvm.Agent.Storage;
+using Quantixkvm.Network.Linux;
 
 namespace Quantixkvm.Agent;
 
@@ -42,6 +44,9 @@ public static class AgentComposition
         services.AddSingleton<StorageOperations>();
         services.AddSingleton<OutcomeCache<StorageOutcome>>();
         services.AddSingleton<HostReporter>();
+        services.AddSingleton(provider => new IpLink(provider.GetRequiredService<IOptions<AgentOptions>>().Value.Network.IpCommandPrefix));
+        // One per host: it holds the last applied revision and runs one realization at a time.
+        services.AddSingleton<NetworkRealizer>();
 
         // One consumer per message, as MassTransit's own registration makes them; everything they hold is the host's singletons.
         services.AddTransient<RunDomainOperationConsumer>();
@@ -49,6 +54,7 @@ public static class AgentComposition
         services.AddTransient<CancelDomainOperationConsumer>();
         services.AddTransient<ReleaseDomainsConsumer>();
         services.AddTransient<FenceHostConsumer>();
+        services.AddTransient<RealizeNetworksConsumer>();
         return services;
     }
 
@@ -67,5 +73,6 @@ public static class AgentComposition
         endpoint.Consumer(() => host.GetRequiredService<CancelDomainOperationConsumer>());
         endpoint.Consumer(() => host.GetRequiredService<ReleaseDomainsConsumer>());
         endpoint.Consumer(() => host.GetRequiredService<FenceHostConsumer>());
+        endpoint.Consumer(() => host.GetRequiredService<RealizeNetworksConsumer>());
     }
 }

@@ -91,6 +91,9 @@ public sealed class AgentOptions
     /// <summary>How this host authenticates to Ceph for RBD pools; the key never comes over the wire.</summary>
     public CephOptions Ceph { get; set; } = new();
 
+    /// <summary>Where this host's Open vSwitch and OVN databases are, and how `ip` is run (section "Agent:Network").</summary>
+    public NetworkOptions Network { get; set; } = new();
+
     public Guid HostId => HostDecider.HostIdFor(HostName);
 }
 
@@ -120,4 +123,31 @@ public sealed class CephOptions
     /// <summary>The keyring file of a Ceph user: <see cref="KeyringPath"/>, else the default for the user.</summary>
     public string KeyringPathFor(string cephUser) =>
         string.IsNullOrWhiteSpace(KeyringPath) ? Path.Combine(DefaultFolder, $"ceph.client.{cephUser}.keyring") : KeyringPath;
+}
+
+/// <summary>
+/// What the agent needs to realize networks on this host (ADR 13). Linux bridge networks need only `ip`; OVS and overlay
+/// networks need <see cref="OvsDb"/>; writing OVN's cluster-wide state needs <see cref="OvnNorthboundDb"/>.
+/// </summary>
+public sealed class NetworkOptions
+{
+    /// <summary>
+    /// The Open vSwitch database of this host, as ovs-vsctl's --db takes it: <c>unix:/var/run/openvswitch/db.sock</c> or
+    /// <c>tcp:127.0.0.1:6640</c>. Null, the default: this host has no OVS, and its ovs and overlay networks are reported
+    /// failed, naming this setting.
+    /// </summary>
+    public string? OvsDb { get; set; }
+
+    /// <summary>
+    /// OVN's northbound database (e.g. <c>unix:/var/run/ovn/ovnnb_db.sock</c> or <c>tcp:10.0.0.1:6641</c>). When set the
+    /// agent tells the control plane it can write it, and the control plane may choose it as the one writer of logical
+    /// switches, ports, DHCP and security groups. Null, the default: never chosen.
+    /// </summary>
+    public string? OvnNorthboundDb { get; set; }
+
+    /// <summary>
+    /// Put before every `ip` command, for an agent that does not run as root: e.g. <c>["sudo", "-n"]</c>. Empty, the
+    /// default: `ip` is run directly.
+    /// </summary>
+    public List<string> IpCommandPrefix { get; set; } = [];
 }

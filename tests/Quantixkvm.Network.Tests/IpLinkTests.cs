@@ -91,6 +91,21 @@ public sealed class IpLinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task an_alias_marks_a_device_and_is_listed_with_it()
+    {
+        await Ip.EnsureBridgeAsync("br-q6", 1500);
+        (await Ip.GetAsync("br-q6"))!.Alias.ShouldBeNull();
+
+        (await Ip.SetAliasAsync("br-q6", "qkvm:0f5e3a5c-1111-4222-8333-944455556666")).ShouldBeTrue();
+        (await Ip.SetAliasAsync("br-q6", "qkvm:0f5e3a5c-1111-4222-8333-944455556666")).ShouldBeFalse();
+
+        (await Ip.GetAsync("br-q6"))!.Alias.ShouldBe("qkvm:0f5e3a5c-1111-4222-8333-944455556666");
+        (await InNamespaceAsync("ip", "-o", "link", "show", "br-q6")).ShouldContain("alias qkvm:0f5e3a5c-1111-4222-8333-944455556666");
+        (await Should.ThrowAsync<ArgumentException>(() => Ip.SetAliasAsync("br-q6", "two words"))).Message.ShouldContain("'two words'");
+        (await Should.ThrowAsync<NetworkObjectMissingException>(() => Ip.SetAliasAsync("nosuch1", "x"))).Name.ShouldBe("nosuch1");
+    }
+
+    [Fact]
     public async Task the_host_outside_the_namespace_is_untouched()
     {
         await Ip.EnsureBridgeAsync("br-q5", 1500);

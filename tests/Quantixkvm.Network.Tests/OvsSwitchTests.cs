@@ -1,5 +1,6 @@
 using Quantixkvm.Network.Ovs;
 using Quantixkvm.Network.Ovsdb;
+using Quantixkvm.Testing;
 
 namespace Quantixkvm.Network.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Quantixkvm.Network.Ovsdb;
+using Quantixkvm.Testing;
 
 namespace Quantixkvm.Network.Tests;
 

@@ -3,6 +3,7 @@ using Quantixkvm.Domain.Networks;
 using Quantixkvm.Network.Ovn;
 using Quantixkvm.Network.Ovsdb;
 using Quantixkvm.Network.SecurityGroups;
+using Quantixkvm.Testing;
 
 namespace Quantixkvm.Network.Tests;
 

@@ -9,7 +9,8 @@ namespace Quantixkvm.Network.Linux;
 /// <param name="Kind">"bridge", "vlan", "veth", "tun", ...; null for a plain device (e.g. a physical NIC).</param>
 /// <param name="Link">The device it sits on: a VLAN's parent, a veth's peer; null when none.</param>
 /// <param name="VlanId">The 802.1Q id of a VLAN device.</param>
-public sealed record LinkInfo(string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId);
+/// <param name="Alias">The device's ifalias (<see cref="IpLink.SetAliasAsync"/>), null when it has none: Linux devices have no external_ids, so this is where an owner marks one.</param>
+public sealed record LinkInfo(string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId, string? Alias = null);
 
 /// <summary>`ip` exited with an error; <see cref="Exception.Message"/> holds the command and ip's own message.</summary>
 public sealed class IpCommandException(IReadOnlyList<string> command, int exitCode, string error)
@@ -175,6 +176,28 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
         return changed;
     }
 
+    /// <summary>
+    /// Sets the device's alias (ifalias), e.g. an owner's mark: 1-255 letters, digits, '-', '_', '.' or ':'. False when it
+    /// already had it.
+    /// </summary>
+    public async Task<bool> SetAliasAsync(string name, string alias, CancellationToken cancellationToken = default)
+    {
+        Check("interface name", name);
+        if (string.IsNullOrEmpty(alias) || alias.Length > 255 || !alias.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
+        {
+            throw new ArgumentException($"alias '{alias}' must be 1-255 letters, digits, '-', '_', '.' or ':'", nameof(alias));
+        }
+
+        var device = await GetAsync(name, cancellationToken) ?? throw new NetworkObjectMissingException("interface", name);
+        if (device.Alias == alias)
+        {
+            return false;
+        }
+
+        await RunAsync(["link", "set", "dev", name, "alias", alias], cancellationToken);
+        return true;
+    }
+
     /// <summary>Deletes the device (a bridge's ports are released, not deleted); false when there was none.</summary>
     public async Task<bool> DeleteAsync(string name, CancellationToken cancellationToken = default)
     {
@@ -198,7 +221,8 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
             info?["info_kind"]?.GetValue<string>(),
             device["master"]?.GetValue<string>(),
             device["link"]?.GetValue<string>(),
-            info?["info_kind"]?.GetValue<string>() == "vlan" ? info["info_data"]?["id"]?.GetValue<int>() : null);
+            info?["info_kind"]?.GetValue<string>() == "vlan" ? info["info_data"]?["id"]?.GetValue<int>() : null,
+            device["ifalias"]?.GetValue<string>() is { Length: > 0 } alias ? alias : null);
     }
 
     private async Task<string> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)

@@ -6,30 +6,6 @@ using Quantixkvm.Network.Ovn;
 
 namespace Quantixkvm.Network.SecurityGroups;
 
-public enum RuleDirection
-{
-    /// <summary>Traffic to the group's ports.</summary>
-    Ingress,
-
-    /// <summary>Traffic from the group's ports.</summary>
-    Egress,
-}
-
-public enum RuleProtocol
-{
-    Any,
-    Tcp,
-    Udp,
-    Icmp,
-    Icmp6,
-}
-
-public enum EtherType
-{
-    Ipv4,
-    Ipv6,
-}
-
 /// <summary>
 /// One allow rule of a security group. Ports (destination ports) only for TCP/UDP; a remote CIDR or a remote group (its
 /// ports' addresses), not both; neither means any address. The ether type must match the CIDR and ICMP flavour.

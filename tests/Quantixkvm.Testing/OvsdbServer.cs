@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Xunit;
 
-namespace Quantixkvm.Network.Tests;
+namespace Quantixkvm.Testing;
 
 /// <summary>
 /// A private ovsdb-server in a temporary folder, run in the foreground as a child process and killed on dispose:
@@ -28,6 +29,9 @@ public sealed class OvsdbServer : IAsyncDisposable
     public int TcpPort { get; }
 
     public string SocketPath => Path.Combine(Root, "db.sock");
+
+    /// <summary>The database file: every committed transaction that changed something is a record in it.</summary>
+    public string DatabasePath => Path.Combine(Root, "db.db");
 
     public string UnixEndpoint => "unix:" + SocketPath;
 
@@ -86,6 +90,13 @@ public sealed class OvsdbServer : IAsyncDisposable
     /// </summary>
     public Task<string> ToolAsync(string tool, params string[] arguments) =>
         RunAsync(Root, tool, ["--db=" + UnixEndpoint, .. ToolOptions(tool), .. arguments]);
+
+    /// <summary>
+    /// How many transactions have changed the database so far (the records of its file, as ovsdb-tool shows them): a
+    /// transaction that writes what is already there changes nothing and adds no record.
+    /// </summary>
+    public async Task<int> CommittedTransactionsAsync() =>
+        (await RunAsync(Root, "ovsdb-tool", "show-log", DatabasePath)).Split('\n').Count(line => line.StartsWith("record ", StringComparison.Ordinal));
 
     private static string[] ToolOptions(string tool) => tool switch
     {
