@@ -138,6 +138,8 @@ namespace Quantixkvm.FleetSim
                 SeedDirectory = Path.Combine(fleet.Folder, "seeds"),
                 WorkDirectory = Path.Combine(fleet.Folder, "work"),
                 ConsoleLogDirectory = Path.Combine(fleet.Folder, "console"),
+                // Thousands of simulated hosts share this machine's kernel: none may touch its bridges.
+                Network = new NetworkOptions { Enabled = false },
             };
             SimulatedHost? host = null;
             var services = new ServiceCollection()

@@ -99,6 +99,13 @@ export ControlPlane__Fencing__LeaseDirectory="${ControlPlane__Fencing__LeaseDire
 export Agent__HeartbeatSeconds="${Agent__HeartbeatSeconds:-1}"
 # The hosts are daemons on this machine: migration streams go over loopback.
 export Agent__MigrateAddress="${Agent__MigrateAddress:-127.0.0.1}"
+# Networks (docs/networking.md): this machine's Open vSwitch and OVN northbound databases (infra/dev/ovs.sh). Every
+# agent here may write OVN's northbound database; the control plane chooses one.
+export Agent__Network__OvsDb="${Agent__Network__OvsDb:-$QKVM_OVS_DB}"
+export Agent__Network__OvnNorthboundDb="${Agent__Network__OvnNorthboundDb:-$QKVM_OVN_NB_DB}"
+if ! qkvm_is_root; then
+  export Agent__Network__IpCommandPrefix__0=sudo Agent__Network__IpCommandPrefix__1=-n
+fi
 
 CP_DLL="src/Quantixkvm.ControlPlane/bin/Release/net10.0/Quantixkvm.ControlPlane.dll"
 AGENT_DLL="src/Quantixkvm.Agent/bin/Release/net10.0/Quantixkvm.Agent.dll"

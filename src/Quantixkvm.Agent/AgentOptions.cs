@@ -132,6 +132,12 @@ public sealed class CephOptions
 public sealed class NetworkOptions
 {
     /// <summary>
+    /// False: this agent leaves the host's networking alone and reports nothing for it (the fleet simulator's thousands of
+    /// agents share one real machine). True, the default.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
     /// The Open vSwitch database of this host, as ovs-vsctl's --db takes it: <c>unix:/var/run/openvswitch/db.sock</c> or
     /// <c>tcp:127.0.0.1:6640</c>. Null, the default: this host has no OVS, and its ovs and overlay networks are reported
     /// failed, naming this setting.

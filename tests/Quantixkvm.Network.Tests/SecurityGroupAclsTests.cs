@@ -21,15 +21,18 @@ public sealed class SecurityGroupAclsTests
     }
 
     [Fact]
-    public void without_a_group_a_port_is_closed_inbound_and_open_outbound_with_replies()
+    public void every_port_is_closed_both_ways_but_for_dhcp_and_neighbour_discovery_and_without_a_group_open_outbound_with_replies()
     {
-        var defaults = SecurityGroupAcls.Defaults();
-
-        defaults.Select(a => a.ToString()).ShouldBe(
+        SecurityGroupAcls.Defaults().Select(a => a.ToString()).ShouldBe(
         [
             "to-lport 1001 (outport == @qkvm_managed && ip) drop",
-            "from-lport 1001 (inport == @qkvm_managed && ip) allow-related",
+            "from-lport 1001 (inport == @qkvm_managed && ip) drop",
+            "from-lport 1002 (inport == @qkvm_managed && ip4 && udp.src == 68 && udp.dst == 67) allow",
+            "from-lport 1002 (inport == @qkvm_managed && ip6 && udp.src == 546 && udp.dst == 547) allow",
+            "from-lport 1002 (inport == @qkvm_managed && ip6 && icmp6.type == {133, 135, 136}) allow",
+            "to-lport 1002 (outport == @qkvm_managed && ip6 && icmp6.type == {134, 135, 136}) allow",
         ]);
+        SecurityGroupAcls.OpenEgress().Select(a => a.ToString()).ShouldBe(["from-lport 1002 (inport == @qkvm_open_egress && ip) allow-related"]);
     }
 
     [Fact]

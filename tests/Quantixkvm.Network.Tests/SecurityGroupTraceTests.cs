@@ -35,17 +35,25 @@ public sealed class SecurityGroupTraceTests
             await ovn.EnsureLogicalSwitchPortAsync(new LogicalSwitchPortSpec(network, Client, ["02:00:00:00:00:02 10.0.0.12"]));
             await ovn.EnsureLogicalSwitchPortAsync(new LogicalSwitchPortSpec(network, Outsider, ["02:00:00:00:00:03 10.0.0.13"]));
 
-            // web's group admits TCP 80 from anywhere and ICMP from the clients' group; client and outsider have no rules of their own.
+            // web's group admits TCP 80 from anywhere and ICMP from the clients' group, and allows nothing outbound; the
+            // clients' group allows all outbound (as a new group does) and TCP 8080 inbound; the outsider has no group.
             var webGroup = Guid.NewGuid();
             var clientGroup = Guid.NewGuid();
             await ovn.EnsurePortGroupAsync(SecurityGroupAcls.ManagedPortGroup, [Web, Client, Outsider]);
+            await ovn.EnsurePortGroupAsync(SecurityGroupAcls.OpenEgressPortGroup, [Outsider]);
             await ovn.EnsurePortGroupAsync(SecurityGroupAcls.PortGroupName(webGroup), [Web]);
             await ovn.EnsurePortGroupAsync(SecurityGroupAcls.PortGroupName(clientGroup), [Client]);
             await ovn.SetPortGroupAclsAsync(SecurityGroupAcls.ManagedPortGroup, SecurityGroupAcls.Defaults());
+            await ovn.SetPortGroupAclsAsync(SecurityGroupAcls.OpenEgressPortGroup, SecurityGroupAcls.OpenEgress());
             await ovn.SetPortGroupAclsAsync(SecurityGroupAcls.PortGroupName(webGroup), SecurityGroupAcls.ForGroup(new SecurityGroup(webGroup,
             [
                 new SecurityRule(Guid.NewGuid(), RuleDirection.Ingress, RuleProtocol.Tcp, 80, 80, Cidr.Parse("0.0.0.0/0").Cidr),
                 new SecurityRule(Guid.NewGuid(), RuleDirection.Ingress, RuleProtocol.Icmp, RemoteGroupId: clientGroup),
+            ])));
+            await ovn.SetPortGroupAclsAsync(SecurityGroupAcls.PortGroupName(clientGroup), SecurityGroupAcls.ForGroup(new SecurityGroup(clientGroup,
+            [
+                new SecurityRule(Guid.NewGuid(), RuleDirection.Egress),
+                new SecurityRule(Guid.NewGuid(), RuleDirection.Ingress, RuleProtocol.Tcp, 8080),
             ])));
             await nb.ToolAsync("ovn-nbctl", "--wait=sb", "sync");
 
@@ -54,6 +62,8 @@ public sealed class SecurityGroupTraceTests
             (await ReachesAsync(sb, Client, Web, "icmp4.type == 8")).ShouldBeTrue();
             (await ReachesAsync(sb, Outsider, Web, "icmp4.type == 8")).ShouldBeFalse();
             (await ReachesAsync(sb, Web, Client, "tcp.dst == 80")).ShouldBeFalse();
+            (await ReachesAsync(sb, Outsider, Client, "tcp.dst == 8080")).ShouldBeTrue();
+            (await ReachesAsync(sb, Web, Client, "tcp.dst == 8080")).ShouldBeFalse("web's group allows nothing outbound");
         }
         finally
         {

@@ -21,6 +21,12 @@ public sealed class RealizeNetworksConsumer(NetworkRealizer realizer, IOptions<A
             return;
         }
 
+        if (!options.Value.Network.Enabled)
+        {
+            logger.LogDebug("Networking is disabled on this agent (Agent:Network:Enabled); RealizeNetworks {Revision} ignored", m.Revision);
+            return;
+        }
+
         if (await realizer.RealizeAsync(m, context.CancellationToken) is { } report)
         {
             await context.Publish(report);

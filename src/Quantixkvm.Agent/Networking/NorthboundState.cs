@@ -146,12 +146,15 @@ internal sealed class NorthboundState(OvnNorthbound northbound, ILogger logger)
         {
             await northbound.EnsurePortGroupAsync(SecurityGroupAcls.ManagedPortGroup, ports.Select(p => p.Name), cancellationToken: cancellationToken);
             await northbound.SetPortGroupAclsAsync(SecurityGroupAcls.ManagedPortGroup, SecurityGroupAcls.Defaults(), cancellationToken);
+            await northbound.EnsurePortGroupAsync(
+                SecurityGroupAcls.OpenEgressPortGroup, ports.Where(p => p.SecurityGroupIds.Count == 0).Select(p => p.Name), cancellationToken: cancellationToken);
+            await northbound.SetPortGroupAclsAsync(SecurityGroupAcls.OpenEgressPortGroup, SecurityGroupAcls.OpenEgress(), cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             foreach (var network in desired.OverlayNetworks)
             {
-                outcomes[network.NetworkId].Fail($"security groups: default port group {SecurityGroupAcls.ManagedPortGroup}: {NetworkOutcome.Describe(e)}");
+                outcomes[network.NetworkId].Fail($"security groups: the default port groups: {NetworkOutcome.Describe(e)}");
             }
         }
 
@@ -180,7 +183,7 @@ internal sealed class NorthboundState(OvnNorthbound northbound, ILogger logger)
             }
         }
 
-        var wantedGroups = desired.SecurityGroups.Select(g => SecurityGroupAcls.PortGroupName(g.SecurityGroupId)).Append(SecurityGroupAcls.ManagedPortGroup).ToHashSet(StringComparer.Ordinal);
+        var wantedGroups = desired.SecurityGroups.Select(g => SecurityGroupAcls.PortGroupName(g.SecurityGroupId)).Append(SecurityGroupAcls.ManagedPortGroup).Append(SecurityGroupAcls.OpenEgressPortGroup).ToHashSet(StringComparer.Ordinal);
         try
         {
             foreach (var stale in (await northbound.ListPortGroupsAsync(cancellationToken)).Where(g => !wantedGroups.Contains(g.Name)))

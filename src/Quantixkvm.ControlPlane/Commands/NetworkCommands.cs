@@ -132,7 +132,16 @@ public sealed class NetworkCommands(AggregateCommands commands, IDocumentStore s
             throw Rejected(RejectionCode.Conflict, $"a security group named '{name}' already exists", "create-security-group");
         }
 
-        return await Group(groupId, ctx => new CreateSecurityGroup(ctx, groupId, name, description), metadata, null, cancellationToken);
+        var created = await Group(groupId, ctx => new CreateSecurityGroup(ctx, groupId, name, description), metadata, null, cancellationToken);
+
+        // As in Neutron: a new group lets its ports send anything; an operator who wants egress filtered removes these rules.
+        foreach (var etherType in new[] { EtherType.Ipv4, EtherType.Ipv6 })
+        {
+            created = await Group(groupId, ctx => new AddSecurityGroupRule(ctx, RuleDirection.Egress, RuleProtocol.Any, etherType),
+                metadata with { CommandId = $"{metadata.CommandId}:egress-{etherType.ToString().ToLowerInvariant()}" }, null, cancellationToken);
+        }
+
+        return created;
     }
 
     public async Task<CommandResult> AddSecurityRuleAsync(

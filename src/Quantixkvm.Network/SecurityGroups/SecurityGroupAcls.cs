@@ -23,17 +23,22 @@ public sealed record SecurityRule(
 public sealed record SecurityGroup(Guid GroupId, IReadOnlyList<SecurityRule> Rules);
 
 /// <summary>
-/// Security groups as OVN ACLs on port groups — a pure translation. Every managed port is in
-/// <see cref="ManagedPortGroup"/>, whose ACLs (<see cref="Defaults"/>) drop IP traffic to the port and allow traffic
-/// from it statefully ("allow-related": replies come back through conntrack), at <see cref="DefaultPriority"/>. A port
-/// with no group thus gets: inbound denied, outbound and its replies allowed. A group is a port group
-/// "qkvm_sg_&lt;32 hex&gt;" whose rules become allow-related ACLs at <see cref="RulePriority"/>, above the default drop.
+/// Security groups as OVN ACLs on port groups — a pure translation. Every managed port is in <see cref="ManagedPortGroup"/>,
+/// whose ACLs (<see cref="Defaults"/>) drop IP traffic to and from the port at <see cref="DefaultPriority"/>, except what a
+/// NIC needs to come up (DHCP, IPv6 neighbour discovery). Ports without a group are also in <see cref="OpenEgressPortGroup"/>,
+/// which allows their outbound traffic statefully ("allow-related": replies come back through conntrack): with no group a
+/// port gets inbound denied, outbound and its replies allowed. A port with groups gets exactly what their rules allow, in
+/// both directions, as in Neutron (new groups start with allow-all egress rules, which can be removed). A group is a port
+/// group "qkvm_sg_&lt;32 hex&gt;" whose rules become allow-related ACLs at <see cref="RulePriority"/>, above the default drops.
 /// A remote group is matched through the address sets OVN keeps for every port group ($&lt;group&gt;_ip4 / _ip6: the IPs in
-/// its ports' "addresses"). Egress rules are translated too, but add nothing while the defaults allow all outbound.
+/// its ports' "addresses").
 /// </summary>
 public static class SecurityGroupAcls
 {
     public const string ManagedPortGroup = "qkvm_managed";
+
+    /// <summary>The managed ports that belong to no security group: their outbound traffic is allowed.</summary>
+    public const string OpenEgressPortGroup = "qkvm_open_egress";
     public const int DefaultPriority = 1001;
     public const int RulePriority = 1002;
     public const string GroupIdKey = "qkvm-security-group-id";
@@ -46,14 +51,29 @@ public static class SecurityGroupAcls
     public static string RemoteAddressSet(Guid groupId, EtherType etherType) =>
         PortGroupName(groupId) + (etherType == EtherType.Ipv4 ? "_ip4" : "_ip6");
 
-    /// <summary>The ACLs of <see cref="ManagedPortGroup"/>.</summary>
+    /// <summary>The ACLs of <see cref="ManagedPortGroup"/>: drop both ways, but let a NIC get its addresses and find its neighbours.</summary>
     public static IReadOnlyList<OvnAcl> Defaults() =>
     [
-        new(AclDirection.ToLport, DefaultPriority, $"outport == @{ManagedPortGroup} && ip", AclAction.Drop,
-            new Dictionary<string, string> { [DefaultAclKey] = "drop-inbound" }),
-        new(AclDirection.FromLport, DefaultPriority, $"inport == @{ManagedPortGroup} && ip", AclAction.AllowRelated,
-            new Dictionary<string, string> { [DefaultAclKey] = "allow-outbound" }),
+        Default(AclDirection.ToLport, DefaultPriority, $"outport == @{ManagedPortGroup} && ip", AclAction.Drop, "drop-inbound"),
+        Default(AclDirection.FromLport, DefaultPriority, $"inport == @{ManagedPortGroup} && ip", AclAction.Drop, "drop-outbound"),
+        Default(AclDirection.FromLport, RulePriority, $"inport == @{ManagedPortGroup} && ip4 && udp.src == 68 && udp.dst == 67", AclAction.Allow,
+            "allow-dhcpv4"),
+        Default(AclDirection.FromLport, RulePriority, $"inport == @{ManagedPortGroup} && ip6 && udp.src == 546 && udp.dst == 547", AclAction.Allow,
+            "allow-dhcpv6"),
+        Default(AclDirection.FromLport, RulePriority, $"inport == @{ManagedPortGroup} && ip6 && icmp6.type == {{133, 135, 136}}", AclAction.Allow,
+            "allow-nd-outbound"),
+        Default(AclDirection.ToLport, RulePriority, $"outport == @{ManagedPortGroup} && ip6 && icmp6.type == {{134, 135, 136}}", AclAction.Allow,
+            "allow-nd-inbound"),
     ];
+
+    /// <summary>The ACL of <see cref="OpenEgressPortGroup"/>: outbound allowed, with its replies.</summary>
+    public static IReadOnlyList<OvnAcl> OpenEgress() =>
+    [
+        Default(AclDirection.FromLport, RulePriority, $"inport == @{OpenEgressPortGroup} && ip", AclAction.AllowRelated, "allow-outbound"),
+    ];
+
+    private static OvnAcl Default(AclDirection direction, int priority, string match, AclAction action, string name) =>
+        new(direction, priority, match, action, new Dictionary<string, string> { [DefaultAclKey] = name });
 
     /// <summary>The ACLs of the group's port group, one per rule, in rule order.</summary>
     public static IReadOnlyList<OvnAcl> ForGroup(SecurityGroup group) => [.. group.Rules.Select(rule => ForRule(group.GroupId, rule))];

@@ -134,7 +134,10 @@ public sealed class NetworkRealizerTests : IAsyncLifetime
         webAcls.ShouldContain($"to-lport  1002 (outport == @{pg} && ip4 && ip4.src == ${SecurityGroupAcls.PortGroupName(admins)}_ip4 && tcp && tcp.dst == 22) allow-related");
         var defaults = await Nbctl("acl-list", SecurityGroupAcls.ManagedPortGroup);
         defaults.ShouldContain("to-lport  1001 (outport == @qkvm_managed && ip) drop");
-        defaults.ShouldContain("from-lport  1001 (inport == @qkvm_managed && ip) allow-related");
+        defaults.ShouldContain("from-lport  1001 (inport == @qkvm_managed && ip) drop");
+        defaults.ShouldContain("from-lport  1002 (inport == @qkvm_managed && ip4 && udp.src == 68 && udp.dst == 67) allow");
+        (await PortGroupMembers(SecurityGroupAcls.OpenEgressPortGroup)).ShouldBeEmpty("both ports have a group: their rules decide what they send");
+        (await Nbctl("acl-list", SecurityGroupAcls.OpenEgressPortGroup)).ShouldContain("from-lport  1002 (inport == @qkvm_open_egress && ip) allow-related");
     }
 
     [Fact]
@@ -161,8 +164,10 @@ public sealed class NetworkRealizerTests : IAsyncLifetime
         (await Nbctl("ls-list")).ShouldNotContain(other.NetworkId.ToString(), customMessage: "the other network's switch is gone");
         (await Nbctl("dhcp-options-list")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length.ShouldBe(1);
         (await Nbctl("--bare", "--columns=name", "list", "Port_Group")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .ShouldBe([SecurityGroupAcls.ManagedPortGroup], "the group's port group is gone");
+            .ShouldBe([SecurityGroupAcls.ManagedPortGroup, SecurityGroupAcls.OpenEgressPortGroup], ignoreOrder: true, "the group's port group is gone");
         (await PortGroupMembers(SecurityGroupAcls.ManagedPortGroup)).ShouldBe([NicAttachment.InterfaceIdFor(stays.PortId)]);
+        (await PortGroupMembers(SecurityGroupAcls.OpenEgressPortGroup)).ShouldBeEmpty(
+            "the port still names a group, even one not sent: it is never opened up by a group going missing");
 
         var transactions = await _host.Northbound.CommittedTransactionsAsync();
         await realizer.RealizeAsync(Message(3, [smaller], new OvnNorthboundSpecification([smaller], [])));

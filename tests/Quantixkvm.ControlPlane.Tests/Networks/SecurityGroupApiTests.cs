@@ -17,15 +17,16 @@ public sealed class SecurityGroupApiTests(ControlPlaneFixture fixture) : IClassF
         var name = NetworkApi.Unique("ssh");
         var created = await api.CreateGroupAsync(name, "SSH from the office");
         var id = created.Text("securityGroup.id");
-        created.Int("version").ShouldBe(1);
-        created.List("securityGroup.rules").ShouldBeEmpty();
+        created.Int("version").ShouldBe(3);
+        created.List("securityGroup.rules").Select(r => (r!.Text("direction"), r!.Text("protocol"), r!.Text("etherType"))).ShouldBe(
+            [("EGRESS", "ANY", "IPV4"), ("EGRESS", "ANY", "IPV6")], "a new group lets its ports send anything, as in Neutron");
 
         var ssh = await api.AddRuleAsync(id, new { direction = "INGRESS", protocol = "TCP", portMin = 22, portMax = 22, remoteCidr = "10.0.0.0/8" });
         var ping = await api.AddRuleAsync(id, new { direction = "INGRESS", protocol = "ICMP6" });
         var fromPeers = await api.AddRuleAsync(id, new { direction = "INGRESS", protocol = "ANY", remoteGroupId = id });
 
-        ssh.Int("version").ShouldBe(2);
-        var sshRule = ssh.At("securityGroup.rules.0")!;
+        ssh.Int("version").ShouldBe(4);
+        var sshRule = ssh.At("securityGroup.rules.2")!;
         sshRule.Text("direction").ShouldBe("INGRESS");
         sshRule.Text("protocol").ShouldBe("TCP");
         sshRule.Text("etherType").ShouldBe("IPV4", "it follows the remote CIDR");
@@ -33,17 +34,17 @@ public sealed class SecurityGroupApiTests(ControlPlaneFixture fixture) : IClassF
         sshRule.Int("portMax").ShouldBe(22);
         sshRule.Text("remoteCidr").ShouldBe("10.0.0.0/8");
         sshRule.At("remoteGroupId").ShouldBeNull();
-        ping.Text("securityGroup.rules.1.etherType").ShouldBe("IPV6", "ICMP6 is IPv6's");
-        ping.At("securityGroup.rules.1.portMin").ShouldBeNull();
-        fromPeers.Text("securityGroup.rules.2.remoteGroupId").ShouldBe(id);
+        ping.Text("securityGroup.rules.3.etherType").ShouldBe("IPV6", "ICMP6 is IPv6's");
+        ping.At("securityGroup.rules.3.portMin").ShouldBeNull();
+        fromPeers.Text("securityGroup.rules.4.remoteGroupId").ShouldBe(id);
 
-        var removed = (await api.DataAsync(NetworkApi.RemoveRule, new { securityGroupId = id, ruleId = ping.Text("securityGroup.rules.1.id") }))["removeSecurityGroupRule"]!;
+        var removed = (await api.DataAsync(NetworkApi.RemoveRule, new { securityGroupId = id, ruleId = ping.Text("securityGroup.rules.3.id") }))["removeSecurityGroupRule"]!;
 
-        removed.Int("version").ShouldBe(5);
+        removed.Int("version").ShouldBe(7);
         var group = (await api.GroupAsync(id))!;
         group.Text("name").ShouldBe(name);
         group.Text("description").ShouldBe("SSH from the office");
-        group.List("rules").Select(r => r!.Text("protocol")).ShouldBe(["TCP", "ANY"]);
+        group.List("rules").Select(r => r!.Text("protocol")).ShouldBe(["ANY", "ANY", "TCP", "ANY"]);
         (await api.GroupsAsync()).Select(g => g!.Text("id")).ShouldContain(id);
     }
 
@@ -63,7 +64,7 @@ public sealed class SecurityGroupApiTests(ControlPlaneFixture fixture) : IClassF
 
         code.ShouldBe("VALIDATION");
         message.ShouldContain(problem);
-        (await api.GroupAsync(id))!.List("rules").ShouldBeEmpty();
+        (await api.GroupAsync(id))!.List("rules").Count.ShouldBe(2, "only the default egress rules");
     }
 
     [Fact]
@@ -102,7 +103,7 @@ public sealed class SecurityGroupApiTests(ControlPlaneFixture fixture) : IClassF
         nameCode.ShouldBe("ALREADY_EXISTS");
         nameMessage.ShouldContain($"a security group named '{name}' already exists");
         ruleCode.ShouldBe("ALREADY_EXISTS");
-        ruleMessage.ShouldContain($"already has this rule (rule {first.Text("securityGroup.rules.0.id")})");
+        ruleMessage.ShouldContain($"already has this rule (rule {first.Text("securityGroup.rules.2.id")})");
     }
 
     [Fact]
@@ -113,7 +114,7 @@ public sealed class SecurityGroupApiTests(ControlPlaneFixture fixture) : IClassF
         var appName = NetworkApi.Unique("app");
         var app = (await api.CreateGroupAsync(appName)).Text("securityGroup.id");
         var fromDb = (await api.AddRuleAsync(app, new { direction = "INGRESS", protocol = "TCP", portMin = 8080, remoteGroupId = db }))
-            .Text("securityGroup.rules.0.id");
+            .Text("securityGroup.rules.2.id");
 
         var (code, message) = await api.RefusalAsync(NetworkApi.DeleteGroup, new { id = db });
 
@@ -145,9 +146,9 @@ public sealed class SecurityGroupApiTests(ControlPlaneFixture fixture) : IClassF
 
         await api.AddRuleAsync(id, new { direction = "INGRESS", protocol = "TCP", portMin = 443 });
 
-        var seen = await ws.ReadUntilAsync("sg", d => d["securityGroupChanged"]?["version"]?.GetValue<int>() == 2, TimeSpan.FromSeconds(15));
+        var seen = await ws.ReadUntilAsync("sg", d => d["securityGroupChanged"]?["version"]?.GetValue<int>() == 4, TimeSpan.FromSeconds(15));
         var last = seen[^1]["securityGroupChanged"]!;
         last.Text("id").ShouldBe(id);
-        last.Int("rules.0.portMin").ShouldBe(443);
+        last.Int("rules.2.portMin").ShouldBe(443);
     }
 }
