@@ -53,6 +53,9 @@ public class Platform : IAsyncLifetime
     /// <summary>How an agent on <paramref name="daemon"/> reaches its hypervisor: the test driver here.</summary>
     protected virtual string LibvirtUriOf(LibvirtDaemon daemon) => daemon.TestDriverUri;
 
+    /// <summary>Settings of the control plane beyond the common ones.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string>> ControlPlaneSettings => [];
+
     /// <summary>Settings of an agent on <paramref name="daemon"/> beyond the common ones.</summary>
     protected virtual IEnumerable<KeyValuePair<string, string>> AgentSettings(LibvirtDaemon daemon) => [];
 
@@ -88,7 +91,7 @@ public class Platform : IAsyncLifetime
 
     public async Task StartControlPlaneAsync(bool dispatchEnabled = true)
     {
-        ControlPlane = PlatformProcess.Start("Quantixkvm.ControlPlane", new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["ConnectionStrings__Postgres"] = TestServices.Postgres,
             ["ControlPlane__DatabaseSchema"] = _schema,
@@ -97,7 +100,13 @@ public class Platform : IAsyncLifetime
             ["ControlPlane__HeartbeatTimeoutSeconds"] = "30",
             ["ControlPlane__DeadlineScanSeconds"] = "0.5",
             ["RabbitMq__VirtualHost"] = _vhost,
-        }, "--urls", Endpoint.ToString().TrimEnd('/'));
+        };
+        foreach (var (key, value) in ControlPlaneSettings)
+        {
+            settings[key] = value;
+        }
+
+        ControlPlane = PlatformProcess.Start("Quantixkvm.ControlPlane", settings, "--urls", Endpoint.ToString().TrimEnd('/'));
         await WaitAsync(async () =>
         {
             using var response = await Api.Http.GetAsync("readyz");
