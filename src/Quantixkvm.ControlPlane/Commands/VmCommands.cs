@@ -69,11 +69,12 @@ public sealed class VmCommands(
                 hostId = existing.HostId;
             }
 
+            var cloudInit = await WithNetworkConfigAsync(request.CloudInit, nics, cancellationToken);
             var created = await commands.HandleAsync<VmState, VmEvent>(
                 vmId, VmState.Initial, VmDecider.Evolve,
                 (state, context) => VmDecider.Decide(
                     new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
-                        request.Disks, request.CloudInit, placement, nics.Count > 0 ? nics : null),
+                        request.Disks, cloudInit, placement, nics.Count > 0 ? nics : null),
                     state),
                 metadata, expectedVersion: null, cancellationToken);
             if (request.HaPriority is { } priority)
@@ -161,6 +162,18 @@ public sealed class VmCommands(
             vmId, VmState.Initial, VmDecider.Evolve,
             (state, context) => VmDecider.Decide(build(context, options.Value.Timeouts), state),
             metadata, expectedVersion, cancellationToken);
+
+    /// <summary>cloud-init without a network-config of its own gets one telling the guest its NICs' addresses.</summary>
+    private async Task<CloudInitConfig?> WithNetworkConfigAsync(CloudInitConfig? cloudInit, IReadOnlyList<VmNic> nics, CancellationToken cancellationToken)
+    {
+        if (cloudInit is not { NetworkConfig: null } || nics.Count == 0)
+        {
+            return cloudInit;
+        }
+
+        var networks = await session.LoadManyAsync<NetworkView>(cancellationToken, nics.Select(n => n.NetworkId).Distinct());
+        return cloudInit with { NetworkConfig = Networks.GuestNetworkConfig.For(nics, networks.ToDictionary(n => n.Id)) };
+    }
 
     private async Task<(Guid HostId, PlacementRecord Record)> PlaceAsync(Guid vmId, CreateVmRequest request, CancellationToken cancellationToken)
     {

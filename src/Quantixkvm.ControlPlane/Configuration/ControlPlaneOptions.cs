@@ -76,6 +76,9 @@ public sealed class NetworkingOptions
     /// <summary>Unchanged desired state is sent again this often, so a host that lost it (a restart) converges.</summary>
     public double ResendSeconds { get; set; } = 30;
 
+    /// <summary>A host that reported a network it could not realize is sent its state again this often: the retry.</summary>
+    public double RetrySeconds { get; set; } = 10;
+
     /// <summary>How often ports no VM holds are looked for and released.</summary>
     public double PortJanitorSeconds { get; set; } = 5;
 

@@ -14,7 +14,8 @@ namespace Quantixkvm.ControlPlane.Networks;
 
 /// <summary>
 /// Sends each ONLINE host the whole network state it must hold (ADR 13): when it changed since the last send, and again
-/// every <see cref="NetworkingOptions.ResendSeconds"/> so that a host that restarted or drifted converges. The OVN
+/// every <see cref="NetworkingOptions.ResendSeconds"/> so that a host that restarted or drifted converges (every
+/// <see cref="NetworkingOptions.RetrySeconds"/> while the host reports a failure). The OVN
 /// northbound part goes to one host: the ONLINE host with the lowest id among those that said they can write it.
 /// </summary>
 public sealed class NetworkReconciler(
@@ -55,8 +56,10 @@ public sealed class NetworkReconciler(
         {
             var desired = hostId == writer ? northbound : null;
             var fingerprint = Fingerprint(specs, desired);
-            if (_sent.TryGetValue(hostId, out var last) && last.Fingerprint == fingerprint
-                && now - last.SentAt < TimeSpan.FromSeconds(options.Value.Networking.ResendSeconds))
+            // A host that reported a failure gets the same state again sooner: its next attempt.
+            var failing = networks.Any(n => n.Hosts.Any(h => h.HostId == hostId && h.Error is not null));
+            var resend = TimeSpan.FromSeconds(failing ? options.Value.Networking.RetrySeconds : options.Value.Networking.ResendSeconds);
+            if (_sent.TryGetValue(hostId, out var last) && last.Fingerprint == fingerprint && now - last.SentAt < resend)
             {
                 continue;
             }

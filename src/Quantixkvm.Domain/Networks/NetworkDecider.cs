@@ -343,7 +343,7 @@ public static class NetworkDecider
         {
             if (SubnetPlan.Of(subnet).FirstFree(a => state.AddressOwners.ContainsKey(a.ToString())) is not { } address)
             {
-                return (null, Refuse(RejectionCode.Conflict, $"subnet {subnet.Cidr} is full: no free address in its allocation pools"));
+                return (null, Refuse(RejectionCode.InvalidState, $"subnet {subnet.Cidr} is full: no free address in its allocation pools"));
             }
 
             chosen.Add(new PortAddress(subnet.SubnetId, address.ToString()));

@@ -35,7 +35,7 @@ public sealed class VmNicTests(VmNicTests.Fixture fixture) : IClassFixture<VmNic
     {
         var networkId = await OverlayAsync("10.41.0.0/24");
 
-        var created = await CreateVmAsync("web-nic", new { networkId });
+        var created = await CreateVmAsync("web-nic", new { networkId }, cloudInit: new { hostname = "web-nic" });
 
         var nic = created.Arr("vm.nics").Single()!;
         nic.Str("networkId").ShouldBe(networkId.ToString());
@@ -55,6 +55,9 @@ public sealed class VmNicTests(VmNicTests.Fixture fixture) : IClassFixture<VmNic
         wire.InterfaceId.ShouldBe(port.PortId.ToString(), "ovn-controller binds the TAP whose iface-id is the logical port's name");
         wire.Mac.ShouldBe(port.Mac);
         wire.Mtu.ShouldBe(1442);
+        var networkConfig = message.CloudInit.ShouldNotBeNull().NetworkConfig.ShouldNotBeNull();
+        networkConfig.ShouldContain($"macaddress: \"{port.Mac}\"", customMessage: "cloud-init without a network-config gets one naming the NIC");
+        networkConfig.ShouldContain("dhcp4: true", customMessage: "an overlay's IPv4 address comes from OVN's DHCP");
     }
 
     [Fact]
@@ -217,11 +220,11 @@ public sealed class VmNicTests(VmNicTests.Fixture fixture) : IClassFixture<VmNic
 
     private static CommandMetadata Metadata() => new(Guid.NewGuid().ToString(), "test", Guid.NewGuid().ToString());
 
-    private async Task<JsonNode> CreateVmAsync(string name, object? nic = null, object[]? nics = null)
+    private async Task<JsonNode> CreateVmAsync(string name, object? nic = null, object[]? nics = null, object? cloudInit = null)
     {
         var data = await App.Api().DataAsync(
             $"mutation($input: CreateVmInput!) {{ createVm(input: $input) {{ operation {{ id }} vm {{ id nics {{ {NicFields} }} }} }} }}",
-            new { input = new { name, vcpus = 1, memoryMiB = 64, nics = nics ?? (nic is null ? null : new[] { nic }) } });
+            new { input = new { name, vcpus = 1, memoryMiB = 64, nics = nics ?? (nic is null ? null : new[] { nic }), cloudInit } });
         return data["createVm"]!;
     }
 

@@ -75,7 +75,7 @@ public class AllocatingPorts
 
         var rejection = NetworkSpec.Given(tiny)
             .When(NetCmd.AddPort("attach-2"))
-            .ThenRejected(RejectionCode.Conflict, containing: "subnet 10.0.0.0/30 is full");
+            .ThenRejected(RejectionCode.InvalidState, containing: "subnet 10.0.0.0/30 is full");
 
         rejection.Command.ShouldBe("add-port");
     }
