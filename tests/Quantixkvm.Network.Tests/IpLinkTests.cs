@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Quantixkvm.Network.Linux;
+using Quantixkvm.Testing;
 
 namespace Quantixkvm.Network.Tests;
 
@@ -14,9 +14,9 @@ public sealed class IpLinkTests : IAsyncLifetime
 
     private IpLink Ip => IpLink.InNamespace(_namespace, Privilege);
 
-    public Task InitializeAsync() => RunAsync([.. Privilege, "ip", "netns", "add", _namespace]);
+    public Task InitializeAsync() => RunAsync(["ip", "netns", "add", _namespace]);
 
-    public Task DisposeAsync() => RunAsync([.. Privilege, "ip", "netns", "delete", _namespace]);
+    public Task DisposeAsync() => RunAsync(["ip", "netns", "delete", _namespace]);
 
     [Fact]
     public async Task a_bridge_is_created_with_its_mtu_and_up_and_ensuring_it_again_changes_nothing()
@@ -113,22 +113,8 @@ public sealed class IpLinkTests : IAsyncLifetime
         (await new IpLink(Privilege).GetAsync("br-q5")).ShouldBeNull();
     }
 
-    private Task<string> InNamespaceAsync(params string[] command) => RunAsync([.. Privilege, "ip", "netns", "exec", _namespace, .. command]);
+    private Task<string> InNamespaceAsync(params string[] command) => RunAsync(["ip", "netns", "exec", _namespace, .. command]);
 
-    private static async Task<string> RunAsync(string[] command)
-    {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in command.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0
-            ? await output
-            : throw new InvalidOperationException($"{string.Join(' ', command)} failed: {await error}");
-    }
+    /// <summary>One command line, as an argument array (HostCommand adds sudo when not root).</summary>
+    private static Task<string> RunAsync(string[] command) => HostCommand.RunCheckedAsync(command[0], command[1..]);
 }

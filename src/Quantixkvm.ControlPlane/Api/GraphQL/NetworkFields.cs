@@ -59,7 +59,7 @@ internal static class NetworkFields
                 .Argument<NonNullGraphType<ListGraphType<NonNullGraphType<IdGraphType>>>>("securityGroupIds"));
 
         mutation.Field<NonNullGraphType<SecurityGroupPayloadType>>("createSecurityGroup")
-            .Description("A security group without rules yet; names are unique.")
+            .Description("A security group; names are unique. It starts with two rules allowing all egress (IPv4 and IPv6), which can be removed.")
             .Argument<NonNullGraphType<CreateSecurityGroupInputType>>("input")
             .ResolveAsync(async c =>
             {
