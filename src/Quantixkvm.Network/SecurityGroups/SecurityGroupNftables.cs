@@ -132,7 +132,7 @@ public static class SecurityGroupNftables
     }
 
     private static string Canonical(IPAddress address) =>
-        address.ScopeId == 0 || address.AddressFamily != AddressFamily.InterNetworkV6
+        address.AddressFamily != AddressFamily.InterNetworkV6 || address.ScopeId == 0
             ? address.ToString()
             : throw new ArgumentException($"address {address} has a zone: a security group matches plain addresses", nameof(address));
 
