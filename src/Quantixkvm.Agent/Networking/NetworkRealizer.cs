@@ -176,6 +176,11 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, N
 
                     _firewallMayExist = false;
                 }
+                catch (System.ComponentModel.Win32Exception)
+                {
+                    // No `nft` on this host: it has no table of ours either.
+                    _firewallMayExist = false;
+                }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     logger.LogWarning("Removing the security groups of bridge networks (nftables) failed: {Error}; tried again next round", NetworkOutcome.Describe(e));
