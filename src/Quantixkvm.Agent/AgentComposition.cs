@@ -45,6 +45,7 @@ public static class AgentComposition
         services.AddSingleton<OutcomeCache<StorageOutcome>>();
         services.AddSingleton<HostReporter>();
         services.AddSingleton(provider => new IpLink(provider.GetRequiredService<IOptions<AgentOptions>>().Value.Network.IpCommandPrefix));
+        services.AddSingleton(provider => new Nftables(provider.GetRequiredService<IOptions<AgentOptions>>().Value.Network.IpCommandPrefix));
         // One per host: it holds the last applied revision and runs one realization at a time.
         services.AddSingleton<NetworkRealizer>();
 

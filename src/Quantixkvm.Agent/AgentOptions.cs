@@ -152,8 +152,8 @@ public sealed class NetworkOptions
     public string? OvnNorthboundDb { get; set; }
 
     /// <summary>
-    /// Put before every `ip` command, for an agent that does not run as root: e.g. <c>["sudo", "-n"]</c>. Empty, the
-    /// default: `ip` is run directly.
+    /// Put before every `ip` and `nft` command, for an agent that does not run as root: e.g. <c>["sudo", "-n"]</c>. Empty,
+    /// the default: they are run directly.
     /// </summary>
     public List<string> IpCommandPrefix { get; set; } = [];
 }

@@ -30,10 +30,13 @@ public sealed record NicAttachment(
 /// <summary>
 /// Control plane → a host's queue: the whole network state the host must hold (ADR 13). The agent makes the host match it
 /// and removes what it manages and is no longer wanted. A lower <c>Revision</c> than one already applied is stale and ignored.
-/// <c>Northbound</c> is sent to one host only: the one that writes OVN's northbound database.
+/// <c>Northbound</c> is sent to one host only: the one that writes OVN's northbound database. <c>SecurityGroups</c> (every
+/// live group) goes to every host: bridge networks' groups are enforced on each host (nftables); null from a control
+/// plane that predates it.
 /// </summary>
 public sealed record RealizeNetworks(
-    Guid HostId, long Revision, IReadOnlyList<NetworkSpecification> Networks, OvnNorthboundSpecification? Northbound, DateTimeOffset SentAt);
+    Guid HostId, long Revision, IReadOnlyList<NetworkSpecification> Networks, OvnNorthboundSpecification? Northbound, DateTimeOffset SentAt,
+    IReadOnlyList<SecurityGroupSpecification>? SecurityGroups = null);
 
 public sealed record NetworkSpecification(
     Guid NetworkId, string Name, long Generation, string Kind, string? BridgeName, string? Uplink, int? Vlan, int Mtu,

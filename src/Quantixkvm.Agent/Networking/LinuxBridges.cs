@@ -15,7 +15,10 @@ internal sealed class LinuxBridges(IpLink ip)
 
     public static string AliasFor(Guid networkId) => AliasPrefix + networkId.ToString("D");
 
-    /// <summary>The bridge (up, with the network's MTU), and the uplink or its VLAN sub-interface enslaved to it.</summary>
+    /// <summary>
+    /// The bridge (up, with the network's MTU, passing IP frames to netfilter), and the uplink or its VLAN sub-interface
+    /// enslaved to it.
+    /// </summary>
     public async Task<string> RealizeAsync(NetworkSpecification network, CancellationToken cancellationToken)
     {
         var name = network.BridgeName ?? throw new NetworkRealizationException("a bridge network needs a bridge name");
@@ -27,6 +30,9 @@ internal sealed class LinuxBridges(IpLink ip)
         {
             await ip.SetAliasAsync(name, mark, cancellationToken);
         }
+
+        // Its IP frames through netfilter's IP hooks, where the security groups' table (BridgeFirewall) sees them with conntrack.
+        await ip.EnsureBridgeNetfilterAsync(name, cancellationToken);
 
         var summary = $"linux bridge {name} up, mtu {network.Mtu}";
         if (network.Vlan is { } vlan)

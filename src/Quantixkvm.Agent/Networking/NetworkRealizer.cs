@@ -4,29 +4,34 @@ using Quantixkvm.Network.Linux;
 using Quantixkvm.Network.Ovn;
 using Quantixkvm.Network.Ovs;
 using Quantixkvm.Network.Ovsdb;
+using Quantixkvm.Network.SecurityGroups;
 
 namespace Quantixkvm.Agent.Networking;
 
 /// <summary>
 /// Makes this host hold the desired network state of a <see cref="RealizeNetworks"/> (ADR 13): Linux bridges through
-/// `ip`, OVS bridges and the check of OVN's integration bridge in the host's Open_vSwitch database, and, when the message
+/// `ip` and their security groups through nftables (<see cref="BridgeFirewall"/>), OVS bridges and the check of OVN's integration bridge in the host's Open_vSwitch database, and, when the message
 /// carries it, OVN's northbound state. What the agent made and is no longer desired is removed; what others made is
 /// left alone. One network's failure does not stop the others: each gets its own <see cref="NetworkRealization"/>.
 /// Realizations run one at a time; a message older than the last one applied is ignored. Every round reads the state
 /// afresh and writes only what differs, so a round that changes nothing writes nothing.
 /// </summary>
-public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, TimeProvider clock, ILogger<NetworkRealizer> logger)
+public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, Nftables nft, TimeProvider clock, ILogger<NetworkRealizer> logger)
 {
     /// <summary>How long one round may take before what is left of it is reported failed (a hung database must not hold the host's networks forever).</summary>
     public static readonly TimeSpan RoundTimeout = TimeSpan.FromMinutes(2);
 
     private readonly SemaphoreSlim _serial = new(1, 1);
     private readonly LinuxBridges _linux = new(ip);
+    private readonly BridgeFirewall _firewall = new(nft);
     private long? _lastRevision;
     private Dictionary<Guid, string> _lastErrors = [];
 
     // Until a round finds none, the host may hold Linux devices the agent made; after that `ip` is run only for bridge networks.
     private bool _linuxDevicesMayExist = true;
+
+    // Likewise for the nftables table of bridge networks' security groups: `nft` is run only while there may be one.
+    private bool _firewallMayExist = true;
 
     private NetworkOptions Settings => options.Value.Network;
 
@@ -60,7 +65,9 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
             using var round = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             round.CancelAfter(RoundTimeout);
             var byKind = desired.Networks.ToLookup(n => n.Kind);
-            await RunPhaseAsync(byKind[NetworkKinds.Bridge], outcomes, () => RealizeLinuxAsync([.. byKind[NetworkKinds.Bridge]], outcomes, round.Token), cancellationToken);
+            List<NetworkSpecification> bridges = [.. byKind[NetworkKinds.Bridge]];
+            await RunPhaseAsync(bridges, outcomes, () => RealizeLinuxAsync(bridges, outcomes, round.Token), cancellationToken);
+            await RunPhaseAsync(bridges, outcomes, () => RealizeFirewallAsync(bridges, desired, outcomes, round.Token), cancellationToken);
             var ovsAndOverlay = byKind[NetworkKinds.Ovs].Concat(byKind[NetworkKinds.Overlay]).ToList();
             await RunPhaseAsync(ovsAndOverlay, outcomes, () => RealizeOvsAsync(ovsAndOverlay, outcomes, round.Token), cancellationToken);
             if (desired.Northbound is { } northbound)
@@ -146,6 +153,65 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, T
         foreach (var network in bridges)
         {
             await RealizeOneAsync(network, outcomes, () => _linux.RealizeAsync(network, cancellationToken));
+        }
+    }
+
+    /// <summary>
+    /// The security groups of all bridge networks, one nftables table, after the bridges: its failure is reported on every
+    /// bridge network, the others are not affected.
+    /// </summary>
+    private async Task RealizeFirewallAsync(
+        IReadOnlyList<NetworkSpecification> bridges, RealizeNetworks desired, Dictionary<Guid, NetworkOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        if (bridges.Count == 0)
+        {
+            if (_firewallMayExist)
+            {
+                try
+                {
+                    if (await _firewall.RemoveAsync(cancellationToken))
+                    {
+                        logger.LogInformation("Deleted nftables table {Family} {Table}: no bridge network is left", SecurityGroupNftables.Family, SecurityGroupNftables.Table);
+                    }
+
+                    _firewallMayExist = false;
+                }
+                catch (System.ComponentModel.Win32Exception)
+                {
+                    // No `nft` on this host: it has no table of ours either.
+                    _firewallMayExist = false;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning("Removing the security groups of bridge networks (nftables) failed: {Error}; tried again next round", NetworkOutcome.Describe(e));
+                }
+            }
+
+            return;
+        }
+
+        // A control plane older than the groups' own field sends them only with the northbound part; sent neither way, the table is left as it is.
+        if ((desired.SecurityGroups ?? desired.Northbound?.SecurityGroups) is not { } groups)
+        {
+            logger.LogWarning("RealizeNetworks revision {Revision} carries no security groups: the bridge networks' firewall is left as it is", desired.Revision);
+            return;
+        }
+
+        _firewallMayExist = true;
+        try
+        {
+            var filtered = await _firewall.RealizeAsync(bridges, desired.Networks, groups, cancellationToken);
+            foreach (var (networkId, ports) in filtered.Where(f => f.Value > 0))
+            {
+                outcomes[networkId].Note($"security groups on {ports} port(s) (nftables {SecurityGroupNftables.Family} {SecurityGroupNftables.Table})");
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            foreach (var network in bridges)
+            {
+                outcomes[network.NetworkId].Fail("security groups (nftables): " + NetworkOutcome.Describe(e));
+            }
         }
     }
 

@@ -19,14 +19,16 @@ public static class DesiredNetworks
         [.. group.Rules.Select(r => new SecurityRuleSpecification(
             r.RuleId, r.Direction.ToWire(), r.Protocol.ToWire(), r.EtherType.ToWire(), r.PortMin, r.PortMax, r.RemoteCidr, r.RemoteGroupId))]);
 
-    /// <summary>Every live network for every host; the northbound part (overlays and groups) only for its writer.</summary>
-    public static (IReadOnlyList<NetworkSpecification> Networks, OvnNorthboundSpecification Northbound) Build(
+    /// <summary>
+    /// Every live network and security group for every host (bridge networks' groups are enforced on each host); the
+    /// northbound part (overlays and groups) only for its writer.
+    /// </summary>
+    public static (IReadOnlyList<NetworkSpecification> Networks, IReadOnlyList<SecurityGroupSpecification> SecurityGroups, OvnNorthboundSpecification Northbound) Build(
         IEnumerable<NetworkView> networks, IEnumerable<SecurityGroupView> groups)
     {
         var specs = networks.Where(n => n.DeletedAt is null).OrderBy(n => n.Id).Select(SpecificationOf).ToList();
-        var northbound = new OvnNorthboundSpecification(
-            [.. specs.Where(n => n.Kind == NetworkKinds.Overlay)],
-            [.. groups.Where(g => g.DeletedAt is null).OrderBy(g => g.Id).Select(SpecificationOf)]);
-        return (specs, northbound);
+        List<SecurityGroupSpecification> groupSpecs = [.. groups.Where(g => g.DeletedAt is null).OrderBy(g => g.Id).Select(SpecificationOf)];
+        var northbound = new OvnNorthboundSpecification([.. specs.Where(n => n.Kind == NetworkKinds.Overlay)], groupSpecs);
+        return (specs, groupSpecs, northbound);
     }
 }

@@ -47,15 +47,21 @@ public sealed class NetworkReconciler(
         }
 
         var networks = await session.Query<NetworkView>().Where(n => n.DeletedAt == null).ToListAsync(cancellationToken);
+        // A platform that has never had a network has nothing for its hosts to hold or remove: no messages at all.
+        if (networks.Count == 0 && !await session.Query<NetworkView>().AnyAsync(cancellationToken))
+        {
+            return;
+        }
+
         var groups = await session.Query<SecurityGroupView>().Where(g => g.DeletedAt == null).ToListAsync(cancellationToken);
-        var (specs, northbound) = DesiredNetworks.Build(networks, groups);
+        var (specs, securityGroups, northbound) = DesiredNetworks.Build(networks, groups);
         var writer = NorthboundWriter(hosts);
         var bus = services.GetRequiredService<ISendEndpointProvider>();
         var now = Clock.GetUtcNow();
         foreach (var hostId in hosts)
         {
             var desired = hostId == writer ? northbound : null;
-            var fingerprint = Fingerprint(specs, desired);
+            var fingerprint = Fingerprint(specs, securityGroups, desired);
             // A host that reported a failure gets the same state again sooner: its next attempt.
             var failing = networks.Any(n => n.Hosts.Any(h => h.HostId == hostId && h.Error is not null));
             var resend = TimeSpan.FromSeconds(failing ? options.Value.Networking.RetrySeconds : options.Value.Networking.ResendSeconds);
@@ -65,12 +71,13 @@ public sealed class NetworkReconciler(
             }
 
             var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{AgentQueues.ForHost(hostId)}"));
-            await endpoint.Send(new RealizeNetworks(hostId, now.UtcTicks, specs, desired, now), cancellationToken);
+            await endpoint.Send(new RealizeNetworks(hostId, now.UtcTicks, specs, desired, now, securityGroups), cancellationToken);
             _sent[hostId] = (fingerprint, now);
             logger.LogDebug("Sent host {HostId} its {Count} network(s){Northbound}", hostId, specs.Count, desired is null ? "" : " and OVN's northbound state");
         }
     }
 
-    private static string Fingerprint(IReadOnlyList<NetworkSpecification> networks, OvnNorthboundSpecification? northbound) =>
-        Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(new { networks, northbound })));
+    private static string Fingerprint(
+        IReadOnlyList<NetworkSpecification> networks, IReadOnlyList<SecurityGroupSpecification> securityGroups, OvnNorthboundSpecification? northbound) =>
+        Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(new { networks, securityGroups, northbound })));
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Quantixkvm.Domain.Networks;
@@ -10,7 +9,12 @@ namespace Quantixkvm.Network.Linux;
 /// <param name="Link">The device it sits on: a VLAN's parent, a veth's peer; null when none.</param>
 /// <param name="VlanId">The 802.1Q id of a VLAN device.</param>
 /// <param name="Alias">The device's ifalias (<see cref="IpLink.SetAliasAsync"/>), null when it has none: Linux devices have no external_ids, so this is where an owner marks one.</param>
-public sealed record LinkInfo(string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId, string? Alias = null);
+/// <param name="BridgeCallsNetfilter">
+/// For a bridge: whether the IPv4 and IPv6 frames it forwards go through netfilter's IP hooks (its nf_call_iptables and
+/// nf_call_ip6tables options, <see cref="IpLink.EnsureBridgeNetfilterAsync"/>); null for other devices.
+/// </param>
+public sealed record LinkInfo(
+    string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId, string? Alias = null, bool? BridgeCallsNetfilter = null);
 
 /// <summary>`ip` exited with an error; <see cref="Exception.Message"/> holds the command and ip's own message.</summary>
 public sealed class IpCommandException(IReadOnlyList<string> command, int exitCode, string error)
@@ -40,16 +44,8 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
     private readonly IReadOnlyList<string> _prefix = commandPrefix ?? [];
 
     /// <summary>Runs `ip` inside the named network namespace.</summary>
-    public static IpLink InNamespace(string networkNamespace, IReadOnlyList<string>? privilegePrefix = null)
-    {
-        if (string.IsNullOrEmpty(networkNamespace) || networkNamespace.Length > 64 || networkNamespace.StartsWith('-')
-            || !networkNamespace.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') || networkNamespace is "." or "..")
-        {
-            throw new ArgumentException($"network namespace '{networkNamespace}' must be 1-64 letters, digits, '-', '_' or '.'", nameof(networkNamespace));
-        }
-
-        return new IpLink([.. privilegePrefix ?? [], "ip", "netns", "exec", networkNamespace]);
-    }
+    public static IpLink InNamespace(string networkNamespace, IReadOnlyList<string>? privilegePrefix = null) =>
+        new(HostTool.NamespacePrefix(networkNamespace, privilegePrefix));
 
     /// <summary>The name of <paramref name="uplink"/>'s sub-interface for <paramref name="vlan"/>: "eth0.100" (refused beyond 15 characters).</summary>
     public static string VlanInterfaceName(string uplink, int vlan)
@@ -177,6 +173,29 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
     }
 
     /// <summary>
+    /// Makes the bridge pass the IPv4 and IPv6 frames it forwards through netfilter's IP hooks (br_netfilter), where
+    /// connection tracking works: its own nf_call_iptables / nf_call_ip6tables options, so other bridges are left as the
+    /// host's sysctls say. False when they were already on.
+    /// </summary>
+    public async Task<bool> EnsureBridgeNetfilterAsync(string bridge, CancellationToken cancellationToken = default)
+    {
+        Check("bridge name", bridge);
+        var device = await GetAsync(bridge, cancellationToken);
+        if (device is not { Kind: "bridge" })
+        {
+            throw new NetworkObjectMissingException("bridge", bridge);
+        }
+
+        if (device.BridgeCallsNetfilter == true)
+        {
+            return false;
+        }
+
+        await RunAsync(["link", "set", "dev", bridge, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1"], cancellationToken);
+        return true;
+    }
+
+    /// <summary>
     /// Sets the device's alias (ifalias), e.g. an owner's mark: 1-255 letters, digits, '-', '_', '.' or ':'. False when it
     /// already had it.
     /// </summary>
@@ -222,33 +241,17 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
             device["master"]?.GetValue<string>(),
             device["link"]?.GetValue<string>(),
             info?["info_kind"]?.GetValue<string>() == "vlan" ? info["info_data"]?["id"]?.GetValue<int>() : null,
-            device["ifalias"]?.GetValue<string>() is { Length: > 0 } alias ? alias : null);
+            device["ifalias"]?.GetValue<string>() is { Length: > 0 } alias ? alias : null,
+            info?["info_kind"]?.GetValue<string>() == "bridge"
+                ? info["info_data"]?["nf_call_iptables"]?.GetValue<int>() == 1 && info["info_data"]?["nf_call_ip6tables"]?.GetValue<int>() == 1
+                : null);
     }
 
     private async Task<string> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         List<string> command = [.. _prefix, "ip", .. arguments];
-        var start = new ProcessStartInfo(command[0])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in command.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{command[0]} did not start");
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new IpCommandException(command, process.ExitCode, await error);
-        }
-
-        return await output;
+        var result = await HostTool.RunAsync(command, input: null, cancellationToken);
+        return result.ExitCode == 0 ? result.Output : throw new IpCommandException(command, result.ExitCode, result.Error);
     }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -11,7 +11,7 @@ namespace Quantixkvm.Agent.Tests.Networking;
 
 /// <summary>
 /// A host's network stack of its own for one test: a private Open_vSwitch database, a private OVN northbound database
-/// (no ovs-vswitchd or OVN daemons: the realizer writes database state) and a private network namespace for `ip`, so
+/// (no ovs-vswitchd or OVN daemons: the realizer writes database state) and a private network namespace for `ip` and `nft`, so
 /// the machine's own interfaces are never touched. Creating a namespace needs root: as another user through `sudo -n`.
 /// </summary>
 public sealed class HostNetworks : IAsyncLifetime
@@ -33,6 +33,8 @@ public sealed class HostNetworks : IAsyncLifetime
     public OvsdbServer Northbound => _northbound ?? throw new InvalidOperationException("not started");
 
     public IpLink Ip => IpLink.InNamespace(Namespace, Privilege);
+
+    public Nftables Nft => Nftables.InNamespace(Namespace, Privilege);
 
     public async Task InitializeAsync()
     {
@@ -83,6 +85,7 @@ public sealed class HostNetworks : IAsyncLifetime
                 },
             }),
             Ip,
+            Nft,
             TimeProvider.System,
             logger ?? NullLogger<NetworkRealizer>.Instance);
 

@@ -294,6 +294,60 @@ public sealed class NetworkRealizerTests : IAsyncLifetime
         results[second.NetworkId].Error.ShouldBe($"linux bridge qkbr4 belongs to network {first.NetworkId} (alias qkvm:{first.NetworkId}), not to this one");
     }
 
+    [Fact]
+    public async Task the_ports_of_bridge_networks_get_their_security_groups_in_one_nftables_table_which_goes_with_the_last_bridge_network()
+    {
+        var web = Guid.NewGuid();
+        var admins = Guid.NewGuid();
+        var server = Port("02:00:00:00:40:05", ["10.40.0.5"], web);
+        var laptop = Port("02:00:00:00:41:06", ["10.41.0.6", "fd00:41::6"], admins);
+        var first = Bridge("qkbr5") with { Ports = [server] };
+        var second = Bridge("qkbr6") with { Ports = [laptop] };
+        SecurityGroupSpecification[] groups =
+        [
+            new(web, "web", [new SecurityRuleSpecification(Guid.NewGuid(), "ingress", "tcp", "ipv4", 22, 22, null, admins)]),
+            new(admins, "admins", [new SecurityRuleSpecification(Guid.NewGuid(), "egress", "any", "ipv4", null, null, null, null)]),
+        ];
+        var realizer = _host.Realizer(ovs: false, northbound: false);
+
+        var report = (await realizer.RealizeAsync(Message(1, [first, second]) with { SecurityGroups = groups })).ShouldNotBeNull();
+
+        var results = report.Networks.ToDictionary(r => r.NetworkId);
+        results[first.NetworkId].ShouldBe(new NetworkRealization(
+            first.NetworkId, 1, true, null, "linux bridge qkbr5 up, mtu 1500; security groups on 1 port(s) (nftables inet qkvm)"));
+        results[second.NetworkId].Succeeded.ShouldBeTrue(results[second.NetworkId].Error);
+        (await _host.Ip.GetAsync("qkbr5")).ShouldNotBeNull().BridgeCallsNetfilter.ShouldBe(true, "bridged IP frames must reach the table");
+        var table = await _host.InNamespaceAsync("nft", "list", "table", "inet", "qkvm");
+        table.ShouldContain($"\"qkbr5\" . 02:00:00:00:40:05 : jump {SecurityGroupNftables.PortChain(server.PortId, RuleDirection.Egress)}");
+        table.ShouldContain($"\"qkbr6\" . 02:00:00:00:41:06 : jump {SecurityGroupNftables.PortChain(laptop.PortId, RuleDirection.Ingress)}");
+        table.ShouldContain($"ip saddr @{SecurityGroupNftables.RemoteSet(admins, EtherType.Ipv4)} tcp dport 22 accept");
+        table.ShouldContain("elements = { 10.41.0.6 }", customMessage: "the admins group's IPv4 addresses");
+
+        await realizer.RealizeAsync(Message(2, [second]) with { SecurityGroups = groups });
+        (await _host.InNamespaceAsync("nft", "list", "table", "inet", "qkvm")).ShouldNotContain("qkbr5", customMessage: "the deleted network's port is no longer filtered");
+
+        await realizer.RealizeAsync(Message(3, []) with { SecurityGroups = groups });
+        (await _host.InNamespaceAsync("nft", "list", "tables")).ShouldNotContain("qkvm", customMessage: "no bridge network is left");
+    }
+
+    [Fact]
+    public async Task a_security_group_table_the_host_cannot_load_fails_every_bridge_network_naming_why_and_no_other()
+    {
+        var bad = Port("02:00:00:00:50:05", ["10.50.0.5"]) with { Mac = "not-a-mac" };
+        var bridge = Bridge("qkbr7") with { Ports = [bad] };
+        var empty = Bridge("qkbr8");
+        var ovs = Ovs("qkovs8");
+        var realizer = _host.Realizer(northbound: false);
+
+        var report = (await realizer.RealizeAsync(Message(1, [bridge, empty, ovs]) with { SecurityGroups = [] })).ShouldNotBeNull();
+
+        var results = report.Networks.ToDictionary(r => r.NetworkId);
+        var error = $"security groups (nftables): port {bad.PortId}: 'not-a-mac' is not a MAC address (six hexadecimal octets, e.g. 02:00:00:aa:bb:cc)";
+        results[bridge.NetworkId].ShouldBe(new NetworkRealization(bridge.NetworkId, 1, false, error, "linux bridge qkbr7 up, mtu 1500"));
+        results[empty.NetworkId].Error.ShouldBe(error, "one table holds every bridge network's ports");
+        results[ovs.NetworkId].Succeeded.ShouldBeTrue();
+    }
+
     private RealizeNetworks Message(long revision, IReadOnlyList<NetworkSpecification> networks, OvnNorthboundSpecification? northbound = null) =>
         new(_host.HostId, revision, networks, northbound, DateTimeOffset.UtcNow);
 
