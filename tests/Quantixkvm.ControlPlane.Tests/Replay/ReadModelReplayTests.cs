@@ -12,6 +12,7 @@ public sealed class ReadModelReplayTests(ReplayWorkloadFixture fixture) : IClass
     private static readonly string[] ProjectedReadModels =
     [
         "VmView", "OperationView", "HostView", "StoragePoolView", "VolumeView", "StorageOperationView", "TemplateView", "ClusterView", "MigrationView",
+        "NetworkView", "SecurityGroupView",
     ];
 
     [Fact]

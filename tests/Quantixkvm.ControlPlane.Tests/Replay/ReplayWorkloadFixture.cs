@@ -1,6 +1,7 @@
 using Npgsql;
 using Quantixkvm.Contracts;
 using Quantixkvm.ControlPlane.Tests.Fleet;
+using Quantixkvm.ControlPlane.Tests.Networks;
 using Quantixkvm.ControlPlane.Tests.Support;
 using Quantixkvm.Testing;
 
@@ -9,8 +10,8 @@ namespace Quantixkvm.ControlPlane.Tests.Replay;
 /// <summary>
 /// A control plane that has been through a realistic workload on its real command path: two hosts in a cluster (played
 /// by fake agents that answer over the broker), a pool, volumes, an image and a template, VMs created, started, stopped,
-/// paused and resumed, rebooted (refused by the host), snapshotted, live-migrated and deleted, with a gap in the log's
-/// sequence as a rolled-back append leaves. Ends when the log is quiet.
+/// paused and resumed, rebooted (refused by the host), snapshotted, live-migrated and deleted, a network with a security
+/// group and a VM's NIC on it, with a gap in the log's sequence as a rolled-back append leaves. Ends when the log is quiet.
 /// </summary>
 public sealed class ReplayWorkloadFixture : ControlPlaneFixture
 {
@@ -111,6 +112,19 @@ public sealed class ReplayWorkloadFixture : ControlPlaneFixture
         var migration = await api.MigrateAsync(vms[3], target.HostId);
         migration["errors"].ShouldBeNull(migration.ToJsonString());
         await api.MigrationEndsAsync(migration["data"]!["migrateVm"]!.Str("operation.id"), "SUCCEEDED");
+
+        // A network with a subnet, a security group, a VM with a NIC in it, and a host's report of the network.
+        var network = (await api.CreateOverlayAsync(FleetApi.Unique("net"))).Text("network.id");
+        await api.AddSubnetAsync(network, new { cidr = "10.90.0.0/24" });
+        var group = (await api.CreateGroupAsync(FleetApi.Unique("sg"))).Text("securityGroup.id");
+        await api.AddRuleAsync(group, new { direction = "INGRESS", protocol = "TCP", portMin = 22 });
+        var withNic = await api.VmMutationAsync(StorageApi.CreateVm, "createVm", new
+        {
+            input = new { name = "with-nic", vcpus = 1, memoryMiB = 128, hostId = source.HostId.ToString(), nics = new[] { new { networkId = network, securityGroupIds = new[] { group } } } },
+        });
+        await api.OperationEndsAsync(withNic.Str("operation.id"), "SUCCEEDED");
+        var generation = (await api.NetworkAsync(network))!.Int("generation");
+        await App.Consumed.WaitAsync(await source.ReportNetworksAsync(1, [new NetworkRealization(Guid.Parse(network), generation, true, null, "br-int present")]));
 
         // An append that rolled back leaves a gap in the log's sequence, which a rebuild must step over.
         await App.Events.ScalarAsync("select nextval('{schema}.mt_events_sequence') from generate_series(1, 3) order by 1 desc limit 1");
