@@ -27,8 +27,9 @@ public static class NicPlugModes
 /// iface-id, which ovn-controller binds. In agent mode the agent does the same itself: a TAP per NIC named after its port
 /// (<see cref="TapName"/>), owned by <see cref="NetworkOptions.TapOwner"/> and marked with the VM's id (ifalias
 /// <c>qkvm-vm:ID</c>), enslaved to the Linux bridge or added to the OVS bridge (iface-id, attached-mac, vm-id), and
-/// libvirt gets <c>&lt;interface type='ethernet'&gt;</c> on that TAP, which an unprivileged QEMU can open. Every step
-/// finds what is already there, so a redelivered operation changes nothing.
+/// libvirt gets <c>&lt;interface type='ethernet'&gt;</c> on that TAP, which an unprivileged QEMU can open. TAPs are plugged
+/// when QEMU is about to open them (a create of a running VM, a start, a live attach) and stay until the NIC is detached,
+/// the VM deleted or migrated away. Every step finds what is already there, so a redelivered operation changes nothing.
 /// </summary>
 public sealed class DomainNics(IOptions<AgentOptions> options, IpLink ip)
 {
@@ -85,11 +86,16 @@ public sealed class DomainNics(IOptions<AgentOptions> options, IpLink ip)
     /// <summary>
     /// Plugs the NIC into the running domain (live hot-plug) and its definition; already there with that MAC is success.
     /// A stopped domain is redefined with the NIC added: every driver can do that, while some (the test driver) cannot
-    /// attach a device to a definition. In agent mode the TAP is plugged first, and unplugged again when libvirt refuses.
+    /// attach a device to a definition. In agent mode the TAP of a live attach is plugged first, and unplugged again when
+    /// libvirt refuses; a stopped domain's TAPs are plugged when it starts.
     /// </summary>
     public async Task AttachAsync(LibvirtConnection connection, LibvirtDomain domain, Guid vmId, NicAttachment nic, bool live, CancellationToken cancellationToken)
     {
-        await PlugAsync(vmId, nic, cancellationToken);
+        if (live)
+        {
+            await PlugAsync(vmId, nic, cancellationToken);
+        }
+
         if (Holds(domain, nic))
         {
             return;
@@ -108,7 +114,7 @@ public sealed class DomainNics(IOptions<AgentOptions> options, IpLink ip)
             devices.Add(XElement.Parse(DomainXml.Interface(SpecOf(nic))));
             connection.DefineDomain(definition.ToString()).Dispose();
         }
-        catch (Exception) when (AgentPlugs)
+        catch (Exception) when (live && AgentPlugs)
         {
             await UnplugAsync(nic, CancellationToken.None);
             throw;
@@ -154,7 +160,7 @@ public sealed class DomainNics(IOptions<AgentOptions> options, IpLink ip)
         await UnplugAsync(nic, cancellationToken);
     }
 
-    /// <summary>In agent mode, plugs each of the VM's NICs (before its domain is defined or started); nothing in libvirt mode.</summary>
+    /// <summary>In agent mode, plugs each of the VM's NICs (before its domain starts); nothing in libvirt mode.</summary>
     public async Task PlugAllAsync(Guid vmId, IReadOnlyList<NicAttachment>? nics, CancellationToken cancellationToken)
     {
         foreach (var nic in nics ?? [])

@@ -162,8 +162,13 @@ public sealed class DomainOperations(
 
     private async Task<DomainOutcome> CreateAsync(RunDomainOperation command, LibvirtDomain? existing, CancellationToken cancellationToken)
     {
-        // In agent plug mode the TAPs must be there before QEMU opens them; plugged already (a redelivery) changes nothing.
-        await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
+        // In agent plug mode the TAPs must be there before QEMU opens them (a stopped VM's are plugged when it starts);
+        // plugged already (a redelivery) changes nothing.
+        if (command.DesiredPowerState == DomainPowerState.Running)
+        {
+            await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
+        }
+
         if (existing is not null)
         {
             // Defined by an earlier delivery of this same command: finish what it started.
