@@ -16,6 +16,10 @@
 #   QKVM-CIDATA key: value                per line of meta-data of an ISO9660 disk labelled cidata
 #   QKVM-USERDATA first line              first line of that disk's user-data
 #   QKVM-POWEROFF                         on the ACPI power button (virsh shutdown), then powers off
+#   QKVM-NET ethN MAC ADDRESS/PREFIX      a NIC's DHCP lease (udhcpc), at boot and for every NIC hot-plugged later
+#   QKVM-NET ethN MAC none                no DHCP server answered that NIC (5 discovers); its link stays up
+#   QKVM-NET-GONE ethN                    the NIC was unplugged (1 s poll)
+# The kernel answers pings on its own once a NIC has its address.
 set -euo pipefail
 
 DEV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,7 +35,7 @@ IMAGE="$GUEST_DIR/qkvm-guest.img"
 STAMP="$IMAGE.script-sha256"
 IMAGE_MIB=32
 # Loaded in this order after their dependencies (from the kernel's modules.dep).
-GUEST_MODULES=(virtio_pci virtio_blk isofs button evdev)
+GUEST_MODULES=(virtio_pci virtio_blk virtio_net isofs button evdev)
 KERNEL_CMDLINE="console=ttyS0 quiet panic=-1"
 
 log() { qkvm_log "$@" >&2; }
@@ -153,7 +157,7 @@ for m in "${GUEST_MODULES[@]}"; do resolve_module "$m"; done
 log "initramfs modules: ${load_order[*]}"
 
 root="$WORK/initramfs"
-mkdir -p "$root"/{bin,dev,etc/acpi/PWRF,lib/modules,mnt,proc,sys,tmp,var/log,var/run}
+mkdir -p "$root"/{bin,dev,etc/acpi/PWRF,lib/modules,mnt,proc,sys,tmp,var/log,var/run/net}
 cp "$(command -v busybox)" "$root/bin/busybox"
 while IFS= read -r applet; do
   [[ "$applet" == busybox || -z "$applet" ]] || ln -s busybox "$root/bin/$applet"
@@ -171,6 +175,28 @@ sync
 poweroff -f
 EOF
 chmod 755 "$root/etc/acpi/PWRF/00000080"
+
+# udhcpc's script: applies a lease and reports it (udhcpc exports interface, ip, mask as a prefix length, router).
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set dev "$interface" up
+    ;;
+  bound | renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then
+      ip route replace default via "${router%% *}" dev "$interface" 2>/dev/null || true
+    fi
+    read -r mac <"/sys/class/net/$interface/address"
+    echo "QKVM-NET $interface $mac $ip/$mask" >/dev/console
+    ;;
+esac
+exit 0
+EOF
+chmod 755 "$root/etc/udhcpc.script"
 
 cat >"$root/init" <<'EOF'
 #!/bin/sh
@@ -221,9 +247,39 @@ show_cidata() {
   umount "/mnt/$1"
 }
 
+# A NIC that appeared (at boot, or hot-plugged) asks for a lease in the
+# background, so disks keep being reported meanwhile; one that disappeared is
+# reported gone. /var/run/net/ethN marks the NICs seen.
+net_poll() {
+  for n in /sys/class/net/eth*; do
+    [ -e "$n" ] || continue
+    name="${n##*/}"
+    [ -e "/var/run/net/$name" ] && continue
+    : >"/var/run/net/$name"
+    ip link set dev "$name" up
+    (
+      if ! udhcpc -i "$name" -q -n -t 5 -s /etc/udhcpc.script >/dev/null 2>&1; then
+        read -r mac <"/sys/class/net/$name/address"
+        echo "QKVM-NET $name $mac none"
+      fi
+    ) &
+  done
+  for m in /var/run/net/eth*; do
+    [ -e "$m" ] || continue
+    name="${m##*/}"
+    [ -e "/sys/class/net/$name" ] && continue
+    rm -f "$m"
+    echo "QKVM-NET-GONE $name"
+  done
+}
+
+ip link set dev lo up
 echo QKVM-GUEST-READY
 last="-"
+tick=0
 while :; do
+  tick=$((tick + 1))
+  [ $((tick % 2)) -eq 1 ] && net_poll
   now="$(disk_list)"
   if [ "$now" != "$last" ]; then
     shown=""

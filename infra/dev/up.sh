@@ -106,6 +106,15 @@ export Agent__Network__OvnNorthboundDb="${Agent__Network__OvnNorthboundDb:-$QKVM
 if ! qkvm_is_root; then
   export Agent__Network__IpCommandPrefix__0=sudo Agent__Network__IpCommandPrefix__1=-n
 fi
+if [[ "$QKVM_HYPERVISOR" == qemu ]]; then
+  # The session libvirtd is unprivileged and cannot run ovs-vsctl: the agent plugs the NICs itself (plug mode "agent",
+  # as os-vif does) with TAPs owned by the daemon's user, which its QEMU opens. The dev OVS stack and the daemons share
+  # this machine's network namespace, so the TAPs, br-int and QEMU all meet there.
+  export Agent__Network__PlugMode="${Agent__Network__PlugMode:-agent}"
+  tap_owner="$(id -un)"
+  qkvm_is_root && tap_owner=quantixkvm
+  export Agent__Network__TapOwner="${Agent__Network__TapOwner:-$tap_owner}"
+fi
 
 CP_DLL="src/Quantixkvm.ControlPlane/bin/Release/net10.0/Quantixkvm.ControlPlane.dll"
 AGENT_DLL="src/Quantixkvm.Agent/bin/Release/net10.0/Quantixkvm.Agent.dll"
@@ -216,7 +225,8 @@ done
 if [[ "$QKVM_HYPERVISOR" == qemu ]]; then
   lv_user="$(id -un)"
   qkvm_is_root && lv_user=quantixkvm
-  hypervisor_line="QEMU through a private libvirtd as user $lv_user (infra/dev/libvirtd.sh status)"
+  hypervisor_line="QEMU through a private libvirtd as user $lv_user (infra/dev/libvirtd.sh status);
+                       NICs plugged by the agent (PlugMode $Agent__Network__PlugMode, TAPs owned by $Agent__Network__TapOwner)"
 else
   hypervisor_line="libvirt's test driver (QKVM_HYPERVISOR=test: nothing really boots)"
 fi

@@ -30,6 +30,7 @@ public static class AgentComposition
         services.AddSingleton<StoragePools>();
         services.AddSingleton<CloudInitSeeds>();
         services.AddSingleton<MigrationJobs>();
+        services.AddSingleton<DomainNics>();
         services.AddSingleton<DomainOperations>();
         services.AddSingleton<HostDomains>();
         services.AddSingleton<OutcomeCache<DomainOutcome>>();

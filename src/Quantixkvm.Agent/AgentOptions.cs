@@ -156,4 +156,20 @@ public sealed class NetworkOptions
     /// the default: they are run directly.
     /// </summary>
     public List<string> IpCommandPrefix { get; set; } = [];
+
+    /// <summary>
+    /// Who plugs a VM's NIC into its network. <c>libvirt</c>, the default: libvirt makes the TAP and plugs it (into an Open
+    /// vSwitch bridge with ovs-vsctl, which needs libvirt as root, as <c>qemu:///system</c> runs). <c>agent</c>: the agent
+    /// makes the TAP itself (<c>ip tuntap</c>, owned by <see cref="TapOwner"/>), plugs it (a Linux bridge's port, or an
+    /// OVS port with iface-id, attached-mac and vm-id), and gives libvirt <c>&lt;interface type='ethernet'&gt;</c> on it, as
+    /// OpenStack's os-vif does: an unprivileged libvirt (a session daemon) can then run guests on OVS and overlay networks.
+    /// The TAPs live where `ip` runs (<see cref="IpCommandPrefix"/>), which must be the network namespace of ovs-vswitchd and of QEMU.
+    /// </summary>
+    public string PlugMode { get; set; } = "libvirt";
+
+    /// <summary>
+    /// In plug mode <c>agent</c>: the user the TAPs belong to, the one QEMU runs as (e.g. <c>libvirt-qemu</c> under
+    /// qemu:///system, the session daemon's user otherwise), so that QEMU can open them without privileges. Required there.
+    /// </summary>
+    public string? TapOwner { get; set; }
 }

@@ -11,7 +11,7 @@ public static partial class DomainXml
     private static readonly string[] LibvirtTapPrefixes = ["vnet", "macvtap", "macvlan"];
 
     /// <summary>
-    /// One NIC's <c>&lt;interface type='bridge'&gt;</c> element, as it goes into a domain's devices and as
+    /// One NIC's <c>&lt;interface type='bridge'&gt;</c> (or, on an existing TAP, <c>type='ethernet'</c>) element, as it goes into a domain's devices and as
     /// <see cref="LibvirtDomain.AttachInterface"/> attaches it.
     /// </summary>
     /// <exception cref="ArgumentException">A field is invalid, or the combination is impossible.</exception>
@@ -116,7 +116,6 @@ public static partial class DomainXml
     {
         ArgumentNullException.ThrowIfNull(nic, field);
         string mac = CanonicalMac(nic.Mac, field + "." + nameof(nic.Mac));
-        RequireInterfaceName(nic.Bridge, field + "." + nameof(nic.Bridge));
         string model = XmlInput.OneOf(nic.Model, field + "." + nameof(nic.Model), "virtio", "e1000", "rtl8139");
         if (!Enum.IsDefined(nic.BridgeType))
         {
@@ -124,6 +123,27 @@ public static partial class DomainXml
         }
 
         bool ovs = nic.BridgeType == NicBridgeType.OpenVSwitch;
+        bool existingTap = nic.BridgeType == NicBridgeType.None;
+        if (existingTap)
+        {
+            if (!string.IsNullOrEmpty(nic.Bridge))
+            {
+                throw new ArgumentException(
+                    $"The {field}.{nameof(nic.Bridge)} must be empty for a NIC on an existing TAP: whoever made the TAP plugged it.",
+                    field + "." + nameof(nic.Bridge));
+            }
+
+            if (nic.TargetDev is null)
+            {
+                throw new ArgumentException(
+                    $"The {field}.{nameof(nic.TargetDev)} is required for a NIC on an existing TAP: it names that TAP.", field + "." + nameof(nic.TargetDev));
+            }
+        }
+        else
+        {
+            RequireInterfaceName(nic.Bridge, field + "." + nameof(nic.Bridge));
+        }
+
         if (nic.VlanTag is int tag)
         {
             if (!ovs)
@@ -161,6 +181,19 @@ public static partial class DomainXml
                 throw new ArgumentException(
                     $"The {targetField} '{nic.TargetDev}' starts with '{prefix}', which libvirt keeps for the names it makes itself.", targetField);
             }
+        }
+
+        if (existingTap)
+        {
+            // managed='no': libvirt opens the TAP as it is (QEMU's user owns it) and leaves it in place when the NIC goes.
+            return new XElement(
+                "interface",
+                new XAttribute("type", "ethernet"),
+                MacElement(mac),
+                new XElement("target", new XAttribute("dev", nic.TargetDev!), new XAttribute("managed", "no")),
+                new XElement("model", new XAttribute("type", model)),
+                LinkElement(nic.LinkUp),
+                nic.Mtu is int tapMtu ? new XElement("mtu", new XAttribute("size", tapMtu.ToString(CultureInfo.InvariantCulture))) : null);
         }
 
         return new XElement(

@@ -38,7 +38,7 @@ public class Platform : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         await TestServices.CreateVirtualHostAsync(_vhost);
-        _libvirt = await LibvirtDaemon.StartAsync();
+        _libvirt = await StartDaemonAsync();
         await PrepareAsync(_libvirt);
         Libvirt = LibvirtConnection.Open(LibvirtUri);
         Endpoint = new Uri($"http://127.0.0.1:{Port}/");
@@ -46,6 +46,9 @@ public class Platform : IAsyncLifetime
         await StartControlPlaneAsync();
         await StartAgentAsync();
     }
+
+    /// <summary>The agent's private libvirtd: in this machine's network namespace here.</summary>
+    protected virtual Task<LibvirtDaemon> StartDaemonAsync() => LibvirtDaemon.StartAsync();
 
     /// <summary>Folders and files the agent needs before it starts.</summary>
     protected virtual Task PrepareAsync(LibvirtDaemon daemon) => Task.CompletedTask;

@@ -56,7 +56,8 @@ internal sealed class LinuxBridge : IAsyncDisposable
             : throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed: {errors.Trim()}");
     }
 
-    private static async Task<(int ExitCode, string Output, string Errors)> IpAsync(params string[] arguments)
+    /// <summary>Runs `ip` (through <c>sudo -n</c> when not root) and returns what it said, whatever its exit code.</summary>
+    internal static async Task<(int ExitCode, string Output, string Errors)> IpAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo(Environment.UserName == "root" ? "ip" : "sudo")
         {

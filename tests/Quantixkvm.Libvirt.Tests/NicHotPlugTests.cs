@@ -148,6 +148,36 @@ public sealed class NicHotPlugTests(NicDaemonFixture fixture) : IClassFixture<Ni
         (await bridge.PortsAsync()).ShouldBe([bootTap]);
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task a_guest_uses_taps_made_for_it_at_boot_and_hot_plugged_and_libvirt_leaves_them_in_place_when_the_nic_goes()
+    {
+        await using var bootTap = await ExistingTap.CreateAsync(mtu: 1400);
+        await using var hotTap = await ExistingTap.CreateAsync(mtu: 1400);
+        (LibvirtDomain domain, string console) = await BootGuestWithConsoleAsync(NicSpec.ExistingTap("02:00:00:00:06:01", bootTap.Name, mtu: 1400));
+        using var _ = domain;
+        (await bootTap.StateAsync()).ShouldBe((true, true), "the guest's QEMU holds the TAP it was given");
+        (await hotTap.StateAsync()).ShouldBe((true, false));
+        var nic = NicSpec.ExistingTap("02:00:00:00:06:02", hotTap.Name, "virtio", mtu: 1400);
+
+        domain.AttachInterface(nic, live: true, config: true);
+
+        domain.ListInterfaces().Where(n => n.Mac == nic.Mac).ShouldHaveSingleItem()
+            .ShouldBe(new DomainInterface(nic.Mac, "ethernet", null, null, null, null, "virtio", true, hotTap.Name, 1400));
+        domain.ListInterfaces(inactive: true).Select(n => n.Mac).ShouldBe(["02:00:00:00:06:01", nic.Mac], "also in the definition");
+        await WaitUntilAsync(async () => (await hotTap.StateAsync()).Carrier, "QEMU to open the hot-plugged TAP");
+        // The guest sees the NIC (no DHCP server answers here).
+        await GuestImage.WaitForSerialLineAsync(
+            console, line => line.StartsWith("QKVM-NET eth1 02:00:00:00:06:02 ", StringComparison.Ordinal), Boot, CancellationToken.None);
+
+        domain.DetachInterface(nic.Mac, live: true, config: true);
+
+        await WaitUntilAsync(() => domain.ListInterfaces().Count == 1, "the guest to release the NIC");
+        await GuestImage.WaitForSerialLineAsync(console, line => line == "QKVM-NET-GONE eth1", Boot, CancellationToken.None);
+        await WaitUntilAsync(async () => !(await hotTap.StateAsync()).Carrier, "QEMU to close the TAP");
+        (await hotTap.StateAsync()).ShouldBe((true, false), "managed='no': the TAP is not libvirt's to delete");
+        (await bootTap.StateAsync()).ShouldBe((true, true));
+    }
+
     private LibvirtDomain DefineDomain(DomainSpec spec)
     {
         domains.Add(spec.Uuid);
@@ -155,7 +185,10 @@ public sealed class NicHotPlugTests(NicDaemonFixture fixture) : IClassFixture<Ni
     }
 
     /// <summary>Defines and starts a guest with the NIC from an overlay of the test image and waits until its init runs.</summary>
-    private async Task<LibvirtDomain> BootGuestAsync(NicSpec nic)
+    private async Task<LibvirtDomain> BootGuestAsync(NicSpec nic) => (await BootGuestWithConsoleAsync(nic)).Domain;
+
+    /// <summary>As <see cref="BootGuestAsync"/>, with the guest's serial log.</summary>
+    private async Task<(LibvirtDomain Domain, string Console)> BootGuestWithConsoleAsync(NicSpec nic)
     {
         var uuid = Guid.NewGuid();
         var disk = await fixture.Daemon.CreateOverlayAsync(fixture.GuestImagePath, $"guest-{uuid:N}.qcow2");
@@ -168,7 +201,7 @@ public sealed class NicHotPlugTests(NicDaemonFixture fixture) : IClassFixture<Ni
         domain.Start();
         await GuestImage.WaitForSerialLineAsync(
             console, line => line.Contains("QKVM-GUEST-READY", StringComparison.Ordinal), Boot, CancellationToken.None);
-        return domain;
+        return (domain, console);
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, string what) =>

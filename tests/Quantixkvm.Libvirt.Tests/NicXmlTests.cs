@@ -54,6 +54,24 @@ public sealed class NicXmlTests
     }
 
     [Fact]
+    public void a_nic_on_an_existing_tap_is_an_ethernet_interface_libvirt_does_not_manage_and_names_no_bridge()
+    {
+        XElement nic = Interface(NicSpec.ExistingTap("02:AA:BB:CC:DD:04", "qkt6f1c2a1e1111", "e1000", mtu: 1442, linkUp: false));
+
+        nic.Attribute("type")!.Value.ShouldBe("ethernet");
+        nic.Element("mac")!.Attribute("address")!.Value.ShouldBe("02:aa:bb:cc:dd:04");
+        nic.Element("target")!.Attribute("dev")!.Value.ShouldBe("qkt6f1c2a1e1111");
+        nic.Element("target")!.Attribute("managed")!.Value.ShouldBe("no", "the TAP is someone else's: libvirt must neither make nor delete it");
+        nic.Element("model")!.Attribute("type")!.Value.ShouldBe("e1000");
+        nic.Element("mtu")!.Attribute("size")!.Value.ShouldBe("1442");
+        nic.Element("link")!.Attribute("state")!.Value.ShouldBe("down");
+        nic.Element("source").ShouldBeNull();
+        nic.Element("virtualport").ShouldBeNull();
+        DomainXml.ReadInterfaces($"<domain><devices>{nic}</devices></domain>").ShouldBe(
+            [new DomainInterface("02:aa:bb:cc:dd:04", "ethernet", null, null, null, null, "e1000", false, "qkt6f1c2a1e1111", 1442)]);
+    }
+
+    [Fact]
     public void a_domain_holds_its_nics_after_its_disks_and_reads_them_back_as_built()
     {
         var nics = new[]
@@ -148,6 +166,12 @@ public sealed class NicXmlTests
         { new NicSpec("02:00:00:00:00:01", "br0", TargetDev: "tap 0"), "nic.TargetDev", "only letters" },
         { new NicSpec("02:00:00:00:00:01", "br0", TargetDev: "vnet7"), "nic.TargetDev", "libvirt keeps" },
         { new NicSpec("02:00:00:00:00:01", "br0", TargetDev: "macvtap1"), "nic.TargetDev", "libvirt keeps" },
+        { NicSpec.ExistingTap("02:00:00:00:00:01", "vnet3"), "nic.TargetDev", "libvirt keeps" },
+        { NicSpec.ExistingTap("02:00:00:00:00:01", "tap;reboot"), "nic.TargetDev", "only letters" },
+        { NicSpec.ExistingTap("02:00:00:00:00:01", "qktap0") with { Bridge = "br0" }, "nic.Bridge", "must be empty" },
+        { NicSpec.ExistingTap("02:00:00:00:00:01", "qktap0") with { TargetDev = null }, "nic.TargetDev", "required" },
+        { NicSpec.ExistingTap("02:00:00:00:00:01", "qktap0") with { VlanTag = 10 }, "nic.VlanTag", "Open vSwitch" },
+        { NicSpec.ExistingTap("02:00:00:00:00:01", "qktap0") with { OvsInterfaceId = PortId }, "nic.OvsInterfaceId", "Open vSwitch" },
     };
 
     [Theory]

@@ -106,6 +106,36 @@ public sealed class IpLinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_tap_belongs_to_its_owner_with_its_mtu_alias_and_up_and_ensuring_it_again_changes_nothing()
+    {
+        // A user every machine has: the owner only decides who may open the TAP.
+        (await Ip.EnsureTapAsync("qkttap0", "nobody", 1442, "qkvm-vm:test")).ShouldBeTrue();
+
+        var tap = (await Ip.GetAsync("qkttap0")).ShouldNotBeNull();
+        (tap.Kind, tap.TunType, tap.TunOwner, tap.Mtu, tap.IsUp, tap.Alias).ShouldBe(("tun", "tap", "nobody", 1442, true, "qkvm-vm:test"));
+        (await InNamespaceAsync("ip", "-d", "link", "show", "qkttap0")).ShouldContain("tun type tap");
+        (await Ip.EnsureTapAsync("qkttap0", "nobody", 1442, "qkvm-vm:test")).ShouldBeFalse();
+        (await Ip.EnsureTapAsync("qkttap0", "nobody", 1500)).ShouldBeTrue();
+        (await Ip.GetAsync("qkttap0"))!.Mtu.ShouldBe(1500);
+    }
+
+    [Fact]
+    public async Task a_tap_is_refused_over_another_device_or_another_owners_tap_and_a_bad_owner_before_ip_runs()
+    {
+        await Ip.EnsureBridgeAsync("qktbr0", 1500);
+        await Ip.EnsureTapAsync("qkttap1", "nobody", 1500);
+
+        var bridge = await Should.ThrowAsync<LinkConflictException>(() => Ip.EnsureTapAsync("qktbr0", "nobody", 1500));
+        var owner = await Should.ThrowAsync<LinkConflictException>(() => Ip.EnsureTapAsync("qkttap1", "root", 1500));
+        var badOwner = await Should.ThrowAsync<ArgumentException>(() => Ip.EnsureTapAsync("qkttap2", "-u", 1500));
+
+        bridge.Message.ShouldContain("not a TAP");
+        owner.Message.ShouldContain("belongs to 'nobody', not to 'root'");
+        badOwner.Message.ShouldContain("TAP owner '-u'");
+        (await Ip.GetAsync("qkttap2")).ShouldBeNull();
+    }
+
+    [Fact]
     public async Task the_host_outside_the_namespace_is_untouched()
     {
         await Ip.EnsureBridgeAsync("br-q5", 1500);

@@ -9,7 +9,10 @@ namespace Quantixkvm.Testing;
 /// (ttyS0): <c>QKVM-GUEST-READY</c>; <c>QKVM-DISKS vda:SERIAL vdb:SERIAL</c> at start and whenever the
 /// virtio disks change (guest names follow attach order, so match disks by serial, not by target);
 /// <c>QKVM-CIDATA key: value</c> and <c>QKVM-USERDATA first-line</c> for an attached NoCloud seed ISO;
-/// <c>QKVM-POWEROFF</c> on the ACPI power button. Boot it from a qcow2 overlay, never from the image itself.
+/// <c>QKVM-POWEROFF</c> on the ACPI power button; for every NIC (ethN, at boot and hot-plugged later) a DHCP request
+/// (busybox udhcpc, five discovers) and <c>QKVM-NET ethN MAC ADDRESS/PREFIX</c> with the lease it applied, or
+/// <c>QKVM-NET ethN MAC none</c> when no server answered; <c>QKVM-NET-GONE ethN</c> when a NIC is unplugged. The guest's
+/// kernel answers pings once a NIC has its address. Boot it from a qcow2 overlay, never from the image itself.
 /// </summary>
 public static class GuestImage
 {

@@ -7,20 +7,28 @@ namespace Quantixkvm.Testing;
 /// its own socket, so the agent (another process) and the test see the same hypervisor. libvirtd
 /// refuses to run a session daemon as root: under root it runs as the 'quantixkvm' user that
 /// infra/dev/install.sh creates. Each daemon has a host UUID of its own, so two of them can migrate domains
-/// between each other as two hosts would.
+/// between each other as two hosts would. Started in a network namespace (<c>networkNamespace</c>), the daemon and the
+/// QEMU it runs live there: its guests open TAP devices of that namespace, e.g. the one of an <see cref="OvnStack"/>.
 /// </summary>
 public sealed class LibvirtDaemon : IAsyncDisposable
 {
     private const string ServiceUser = "quantixkvm";
     private Process _process;
 
-    private LibvirtDaemon(string root, Process process)
+    private LibvirtDaemon(string root, string? networkNamespace, Process process)
     {
         Root = root;
+        NetworkNamespace = networkNamespace;
         _process = process;
     }
 
     public string Root { get; }
+
+    /// <summary>The user the daemon and its QEMU run as: who must own the TAP devices its guests open.</summary>
+    public static string User => Environment.UserName == "root" ? ServiceUser : Environment.UserName;
+
+    /// <summary>The network namespace the daemon (and its QEMU) runs in; null: this machine's.</summary>
+    public string? NetworkNamespace { get; }
 
     /// <summary>The daemon's own host UUID (libvirtd.conf <c>host_uuid</c>), so that two daemons on one machine are two hosts to libvirt.</summary>
     public Guid HostUuid { get; private init; }
@@ -39,8 +47,17 @@ public sealed class LibvirtDaemon : IAsyncDisposable
     /// <summary>The daemon's own QEMU driver (session mode, as the daemon's user), for real domains, pools and secrets.</summary>
     public string QemuSessionUri => $"qemu+unix:///session?socket={Socket}";
 
-    public static async Task<LibvirtDaemon> StartAsync(bool logApiCalls = false)
+    /// <summary>
+    /// Starts a daemon; with <paramref name="networkNamespace"/> (which must exist) inside that namespace, through
+    /// <c>ip netns exec</c> (as root, or <c>sudo -n</c>) before it drops to <see cref="User"/>.
+    /// </summary>
+    public static async Task<LibvirtDaemon> StartAsync(bool logApiCalls = false, string? networkNamespace = null)
     {
+        if (networkNamespace is not null && !System.Text.RegularExpressions.Regex.IsMatch(networkNamespace, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+        {
+            throw new ArgumentException($"'{networkNamespace}' is not a network namespace name (letters, digits, '-', '_', '.')", nameof(networkNamespace));
+        }
+
         var root = Path.Combine(Path.GetTempPath(), $"qkvm-libvirtd-{Guid.NewGuid():N}"[..30]);
         foreach (var dir in new[] { "run", "config/libvirt", "cache", "data", "home" })
         {
@@ -60,7 +77,7 @@ public sealed class LibvirtDaemon : IAsyncDisposable
             await RunAsync("chown", "-R", ServiceUser, root);
         }
 
-        var daemon = new LibvirtDaemon(root, Launch(root)) { HostUuid = hostUuid };
+        var daemon = new LibvirtDaemon(root, networkNamespace, Launch(root, networkNamespace)) { HostUuid = hostUuid };
         await daemon.WaitForSocketAsync();
         return daemon;
     }
@@ -72,7 +89,7 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         await _process.WaitForExitAsync();
         _process.Dispose();
         File.Delete(Socket);
-        _process = Launch(Root);
+        _process = Launch(Root, NetworkNamespace);
         await WaitForSocketAsync();
     }
 
@@ -120,16 +137,23 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         return path;
     }
 
-    private static Process Launch(string root)
+    private static Process Launch(string root, string? networkNamespace)
     {
         var env = new[]
         {
             $"HOME={root}/home", $"XDG_RUNTIME_DIR={root}/run", $"XDG_CONFIG_HOME={root}/config",
             $"XDG_CACHE_HOME={root}/cache", $"XDG_DATA_HOME={root}/data",
         };
-        var start = Environment.UserName == "root"
-            ? new ProcessStartInfo("runuser", ["-u", ServiceUser, "--", "env", .. env, "/usr/sbin/libvirtd", "--timeout", "0"])
-            : new ProcessStartInfo("env", [.. env, "/usr/sbin/libvirtd", "--timeout", "0"]);
+        string[] daemon = ["env", .. env, "/usr/sbin/libvirtd", "--timeout", "0"];
+        string[] command = (networkNamespace, Environment.UserName == "root") switch
+        {
+            (null, true) => ["runuser", "-u", ServiceUser, "--", .. daemon],
+            (null, false) => daemon,
+            // Entering a namespace needs root; the daemon then runs as the user it would run as outside.
+            (not null, true) => ["ip", "netns", "exec", networkNamespace, "runuser", "-u", ServiceUser, "--", .. daemon],
+            (not null, false) => ["sudo", "-n", "ip", "netns", "exec", networkNamespace, "runuser", "-u", User, "--", .. daemon],
+        };
+        var start = new ProcessStartInfo(command[0], command[1..]);
         start.RedirectStandardError = true;
         start.RedirectStandardOutput = true;
         var process = Process.Start(start) ?? throw new InvalidOperationException("libvirtd did not start");

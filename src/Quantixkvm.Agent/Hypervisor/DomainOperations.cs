@@ -25,9 +25,13 @@ public sealed class DomainOperations(
     CloudInitSeeds seeds,
     IOptions<AgentOptions> options,
     MigrationJobs migrations,
+    DomainNics nics,
     ILogger<DomainOperations>? logger = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger<DomainOperations>.Instance;
+
+    /// <summary>How long a detach waits for the guest to release a hot-unplugged NIC before its TAP is unplugged anyway (agent plug mode).</summary>
+    public static readonly TimeSpan NicReleaseWait = TimeSpan.FromSeconds(20);
 
     /// <summary>How often a running migration's progress is read and reported.</summary>
     public static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
@@ -57,12 +61,12 @@ public sealed class DomainOperations(
             return command.Kind switch
             {
                 DomainOperationKind.Create => await CreateAsync(command, domain, cancellationToken),
-                DomainOperationKind.Delete => Delete(vmId, domain),
+                DomainOperationKind.Delete => await DeleteAsync(vmId, domain, cancellationToken),
                 DomainOperationKind.Recover => await RecoverAsync(command, domain, cancellationToken),
                 DomainOperationKind.Migrate => await MigrateAsync(command, domain, command.Deadline - deadlineMargin, progress, cancellationToken),
                 _ when domain is null => DomainOutcome.Fail(DomainPowerState.Unknown, "DOMAIN_NOT_FOUND",
                     $"domain {DomainName(vmId)} is not defined on this host"),
-                DomainOperationKind.Start => Ensure(domain, DomainPowerState.Running, d => d.Start()),
+                DomainOperationKind.Start => await StartAsync(command, domain, cancellationToken),
                 DomainOperationKind.Stop when command.Force => Ensure(domain, DomainPowerState.Stopped, d => d.Destroy()),
                 DomainOperationKind.Stop => await ShutdownAsync(domain, command.Deadline - deadlineMargin, cancellationToken),
                 DomainOperationKind.Reboot => Act(domain, d => d.Reboot()),
@@ -70,8 +74,8 @@ public sealed class DomainOperations(
                 DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume()),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
                 DomainOperationKind.DetachDisk => DetachDisk(RequireDisk(command), domain),
-                DomainOperationKind.AttachNic => Act(domain, d => DomainNics.Attach(hypervisor.Connection, d, RequireNic(command), IsActive(d))),
-                DomainOperationKind.DetachNic => Act(domain, d => DomainNics.Detach(hypervisor.Connection, d, RequireNic(command), IsActive(d))),
+                DomainOperationKind.AttachNic => await AttachNicAsync(command, domain, cancellationToken),
+                DomainOperationKind.DetachNic => await DetachNicAsync(command, domain, cancellationToken),
                 DomainOperationKind.CreateSnapshot => CreateSnapshot(RequireSnapshot(command), domain),
                 DomainOperationKind.RevertSnapshot => RevertSnapshot(RequireSnapshot(command), domain),
                 DomainOperationKind.DeleteSnapshot => DeleteSnapshot(RequireSnapshot(command), domain),
@@ -158,6 +162,13 @@ public sealed class DomainOperations(
 
     private async Task<DomainOutcome> CreateAsync(RunDomainOperation command, LibvirtDomain? existing, CancellationToken cancellationToken)
     {
+        // In agent plug mode the TAPs must be there before QEMU opens them (a stopped VM's are plugged when it starts);
+        // plugged already (a redelivery) changes nothing.
+        if (command.DesiredPowerState == DomainPowerState.Running)
+        {
+            await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
+        }
+
         if (existing is not null)
         {
             // Defined by an earlier delivery of this same command: finish what it started.
@@ -196,7 +207,7 @@ public sealed class DomainOperations(
                 new Dictionary<string, string> { ["vm-id"] = spec.VmId.ToString() },
                 disks.Count > 0 ? disks : null,
                 serialLog,
-                command.Nics is { Count: > 0 } nics ? [.. nics.Select(DomainNics.SpecOf)] : null)));
+                command.Nics is { Count: > 0 } vmNics ? [.. vmNics.Select(nics.SpecOf)] : null)));
         }
         catch when (seed is not null)
         {
@@ -333,6 +344,8 @@ public sealed class DomainOperations(
             try
             {
                 using var migrated = await migration;
+                // The guest left: its TAPs here are plugged into nothing (agent plug mode).
+                await nics.UnplugVmAsync(vmId, CancellationToken.None);
                 return new DomainOutcome(true, PowerStateOf(migrated.GetState().State));
             }
             catch (LibvirtException ex) when (job.CancelRequested)
@@ -385,11 +398,12 @@ public sealed class DomainOperations(
             ? Ensure(domain, DomainPowerState.Running, d => d.Start())
             : new DomainOutcome(true, PowerStateOf(domain.GetState().State));
 
-    private DomainOutcome Delete(Guid vmId, LibvirtDomain? domain)
+    private async Task<DomainOutcome> DeleteAsync(Guid vmId, LibvirtDomain? domain, CancellationToken cancellationToken)
     {
         if (domain is null)
         {
             seeds.Delete(vmId);
+            await nics.UnplugVmAsync(vmId, cancellationToken);
             return new DomainOutcome(true, DomainPowerState.Unknown);
         }
 
@@ -401,9 +415,34 @@ public sealed class DomainOperations(
         }
 
         domain.Undefine();
-        // The seed belongs to the domain; the VM's volumes do not (they are deleted, or kept, by storage operations).
+        // The seed and the TAPs the agent plugged belong to the domain; the VM's volumes do not (they are deleted, or kept,
+        // by storage operations), nor do its ports (the network's).
         seeds.Delete(vmId);
+        await nics.UnplugVmAsync(vmId, cancellationToken);
         return new DomainOutcome(true, DomainPowerState.Unknown);
+    }
+
+    /// <summary>Starts the domain; in agent plug mode its TAPs are plugged first (a host restart deletes them).</summary>
+    private async Task<DomainOutcome> StartAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
+    {
+        if (PowerStateOf(domain.GetState().State) != DomainPowerState.Running)
+        {
+            await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
+        }
+
+        return Ensure(domain, DomainPowerState.Running, d => d.Start());
+    }
+
+    private async Task<DomainOutcome> AttachNicAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
+    {
+        await nics.AttachAsync(hypervisor.Connection, domain, command.Domain.VmId, RequireNic(command), IsActive(domain), cancellationToken);
+        return Observed(domain);
+    }
+
+    private async Task<DomainOutcome> DetachNicAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
+    {
+        await nics.DetachAsync(hypervisor.Connection, domain, RequireNic(command), IsActive(domain), NicReleaseWait, cancellationToken);
+        return Observed(domain);
     }
 
     /// <summary>Adds the disk to the running domain (when it runs) and to its definition; already there with that volume is success.</summary>

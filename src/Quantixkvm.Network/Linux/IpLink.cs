@@ -13,8 +13,11 @@ namespace Quantixkvm.Network.Linux;
 /// For a bridge: whether the IPv4 and IPv6 frames it forwards go through netfilter's IP hooks (its nf_call_iptables and
 /// nf_call_ip6tables options, <see cref="IpLink.EnsureBridgeNetfilterAsync"/>); null for other devices.
 /// </param>
+/// <param name="TunType">A TUN/TAP device's mode, <c>tap</c> or <c>tun</c>; null for other devices.</param>
+/// <param name="TunOwner">The user a TUN/TAP device belongs to (who may open it), as `ip` names it; null when none or another kind.</param>
 public sealed record LinkInfo(
-    string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId, string? Alias = null, bool? BridgeCallsNetfilter = null);
+    string Name, int Mtu, bool IsUp, string? Kind, string? Master, string? Link, int? VlanId, string? Alias = null, bool? BridgeCallsNetfilter = null,
+    string? TunType = null, string? TunOwner = null);
 
 /// <summary>`ip` exited with an error; <see cref="Exception.Message"/> holds the command and ip's own message.</summary>
 public sealed class IpCommandException(IReadOnlyList<string> command, int exitCode, string error)
@@ -202,11 +205,7 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
     public async Task<bool> SetAliasAsync(string name, string alias, CancellationToken cancellationToken = default)
     {
         Check("interface name", name);
-        if (string.IsNullOrEmpty(alias) || alias.Length > 255 || !alias.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
-        {
-            throw new ArgumentException($"alias '{alias}' must be 1-255 letters, digits, '-', '_', '.' or ':'", nameof(alias));
-        }
-
+        CheckAlias(alias);
         var device = await GetAsync(name, cancellationToken) ?? throw new NetworkObjectMissingException("interface", name);
         if (device.Alias == alias)
         {
@@ -215,6 +214,61 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
 
         await RunAsync(["link", "set", "dev", name, "alias", alias], cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// A persistent TAP device (<c>ip tuntap add dev NAME mode tap user OWNER</c>) that <paramref name="owner"/> may open
+    /// without privileges (an unprivileged QEMU), with this MTU, up, and with <paramref name="alias"/> as its ifalias when
+    /// given (see <see cref="SetAliasAsync"/>). A device of another kind, or a TAP of another owner, under the name is
+    /// refused: it may be in use. True when something changed.
+    /// </summary>
+    public async Task<bool> EnsureTapAsync(string name, string owner, int mtu, string? alias = null, CancellationToken cancellationToken = default)
+    {
+        Check("TAP device name", name);
+        CheckUser(owner);
+        CheckMtu(mtu);
+        if (alias is not null)
+        {
+            CheckAlias(alias);
+        }
+
+        var existing = await GetAsync(name, cancellationToken);
+        if (existing is not null && (existing.Kind != "tun" || existing.TunType != "tap"))
+        {
+            throw new LinkConflictException(name, $"'{name}' exists as a {existing.TunType ?? existing.Kind ?? "plain"} device, not a TAP");
+        }
+
+        if (existing is not null && existing.TunOwner != owner)
+        {
+            throw new LinkConflictException(name, $"TAP '{name}' belongs to '{existing.TunOwner ?? "nobody"}', not to '{owner}'");
+        }
+
+        var changed = false;
+        if (existing is null)
+        {
+            await RunAsync(["tuntap", "add", "dev", name, "mode", "tap", "user", owner], cancellationToken);
+            changed = true;
+        }
+
+        if (existing?.Mtu != mtu)
+        {
+            await RunAsync(["link", "set", "dev", name, "mtu", Text(mtu)], cancellationToken);
+            changed = true;
+        }
+
+        if (alias is not null && existing?.Alias != alias)
+        {
+            await RunAsync(["link", "set", "dev", name, "alias", alias], cancellationToken);
+            changed = true;
+        }
+
+        if (existing is not { IsUp: true })
+        {
+            await RunAsync(["link", "set", "dev", name, "up"], cancellationToken);
+            changed = true;
+        }
+
+        return changed;
     }
 
     /// <summary>Deletes the device (a bridge's ports are released, not deleted); false when there was none.</summary>
@@ -244,8 +298,18 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
             device["ifalias"]?.GetValue<string>() is { Length: > 0 } alias ? alias : null,
             info?["info_kind"]?.GetValue<string>() == "bridge"
                 ? info["info_data"]?["nf_call_iptables"]?.GetValue<int>() == 1 && info["info_data"]?["nf_call_ip6tables"]?.GetValue<int>() == 1
-                : null);
+                : null,
+            info?["info_kind"]?.GetValue<string>() == "tun" ? info["info_data"]?["type"]?.GetValue<string>() : null,
+            info?["info_kind"]?.GetValue<string>() == "tun" ? OwnerOf(info["info_data"]?["user"]) : null);
     }
+
+    // `ip` names the owner when the user exists, else gives the number.
+    private static string? OwnerOf(JsonNode? user) => user switch
+    {
+        JsonValue value when value.TryGetValue(out string? name) => name,
+        JsonValue value when value.TryGetValue(out long uid) => uid.ToString(CultureInfo.InvariantCulture),
+        _ => null,
+    };
 
     private async Task<string> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
@@ -261,6 +325,26 @@ public sealed class IpLink(IReadOnlyList<string>? commandPrefix = null)
         if (NetworkLimits.CheckInterfaceName(what, name) is { } error)
         {
             throw new ArgumentException(error, nameof(name));
+        }
+    }
+
+    private static void CheckAlias(string alias)
+    {
+        if (string.IsNullOrEmpty(alias) || alias.Length > 255 || !alias.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
+        {
+            throw new ArgumentException($"alias '{alias}' must be 1-255 letters, digits, '-', '_', '.' or ':'", nameof(alias));
+        }
+    }
+
+    /// <summary>A user name as useradd allows it (or a numeric uid): never an option, never a shell word.</summary>
+    private static void CheckUser(string user)
+    {
+        if (string.IsNullOrEmpty(user) || user.Length > 32
+            || !(char.IsAsciiLetterLower(user[0]) || user[0] == '_' || char.IsAsciiDigit(user[0]))
+            || !user.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-' or '.')
+            || (char.IsAsciiDigit(user[0]) && !user.All(char.IsAsciiDigit)))
+        {
+            throw new ArgumentException($"TAP owner '{user}' must be a user name (lower-case letters, digits, '_', '-', '.'; at most 32) or a uid", nameof(user));
         }
     }
 

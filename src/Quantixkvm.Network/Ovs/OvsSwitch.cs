@@ -105,6 +105,22 @@ public sealed class OvsSwitch(OvsdbClient client)
         return true;
     }
 
+    /// <summary>Takes the port off whichever bridge holds it (OVSDB then drops its rows); false when there is no such port.</summary>
+    public async Task<bool> RemovePortFromAnyBridgeAsync(string port, CancellationToken cancellationToken = default)
+    {
+        CheckName("port name", port);
+        var read = await client.TransactAsync(Database, [ByName("Port", port, "_uuid")], cancellationToken);
+        if (read[0].Rows is not [var portRow])
+        {
+            return false;
+        }
+
+        var ports = OvsdbValue.UuidSet([portRow.Uuid]);
+        await client.TransactAsync(
+            Database, [OvsdbOperation.Mutate("Bridge", [OvsdbCondition.Includes("ports", ports)], [OvsdbMutation.Delete("ports", ports)])], cancellationToken);
+        return true;
+    }
+
     /// <summary>Sets (or, with a null value, removes) keys of an interface's external_ids; other keys stay. True when something changed.</summary>
     public async Task<bool> SetInterfaceExternalIdsAsync(
         string interfaceName, IReadOnlyDictionary<string, string?> externalIds, CancellationToken cancellationToken = default)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Quantixkvm.Agent.Hypervisor;
 using Quantixkvm.Agent.Storage;
 using Quantixkvm.Contracts;
+using Quantixkvm.Network.Linux;
 
 namespace Quantixkvm.Agent.Tests.Support;
 
@@ -13,7 +14,9 @@ public static class AgentParts
     public static DomainOperations Domains(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null, MigrationJobs? migrations = null)
     {
         var wrapped = Options.Create(options ?? new AgentOptions());
-        return new DomainOperations(hypervisor, clock, new StoragePools(hypervisor, wrapped), new CloudInitSeeds(wrapped), wrapped, migrations ?? new MigrationJobs());
+        return new DomainOperations(
+            hypervisor, clock, new StoragePools(hypervisor, wrapped), new CloudInitSeeds(wrapped), wrapped, migrations ?? new MigrationJobs(),
+            new DomainNics(wrapped, new IpLink(wrapped.Value.Network.IpCommandPrefix)));
     }
 
     public static StorageOperations StorageOps(HypervisorConnection hypervisor, TimeProvider clock, AgentOptions? options = null, HttpClient? http = null)
