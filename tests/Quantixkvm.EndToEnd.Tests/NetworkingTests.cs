@@ -28,12 +28,7 @@ public sealed class NetworkPlatform : Platform
         }
     }
 
-    protected override IEnumerable<KeyValuePair<string, string>> ControlPlaneSettings =>
-    [
-        new("ControlPlane__Networking__ReconcileSeconds", "0.5"),
-        new("ControlPlane__Networking__PortJanitorSeconds", "0.5"),
-        new("ControlPlane__Networking__PortGraceSeconds", "2"),
-    ];
+    protected override IEnumerable<KeyValuePair<string, string>> ControlPlaneSettings => NetworkSteps.FastReconciliation;
 
     protected override IEnumerable<KeyValuePair<string, string>> AgentSettings(LibvirtDaemon daemon) =>
     [
@@ -54,10 +49,10 @@ public sealed class NetworkingTests(NetworkPlatform platform) : IClassFixture<Ne
     [Fact]
     public async Task guests_on_an_overlay_talk_as_their_security_groups_allow_and_the_read_model_matches_what_ovn_holds()
     {
-        var networkId = await OverlayAsync("app-net", "10.60.0.0/24");
-        var web = await GroupAsync("web");
-        await RuleAsync(web, new { direction = "INGRESS", protocol = "TCP", portMin = 7007 });
-        var icmp = await RuleAsync(web, new { direction = "INGRESS", protocol = "ICMP" });
+        var networkId = await App.OverlayAsync("app-net", "10.60.0.0/24");
+        var web = await App.GroupAsync("web");
+        await App.RuleAsync(web, new { direction = "INGRESS", protocol = "TCP", portMin = 7007 });
+        var icmp = await App.RuleAsync(web, new { direction = "INGRESS", protocol = "ICMP" });
         var server = await VmWithNicAsync("web-1", networkId, web);
         var client = await VmWithNicAsync("client-1", networkId, null);
 
@@ -86,7 +81,7 @@ public sealed class NetworkingTests(NetworkPlatform platform) : IClassFixture<Ne
             "mutation($g: ID!, $r: ID!) { removeSecurityGroupRule(securityGroupId: $g, ruleId: $r) { version } }", new { g = web, r = icmp });
         await PingsAsync(clientGuest, server.Address, expected: false);
         (await clientGuest.TcpExchangeAsync(server.Address, 7007, "still")).ShouldBe("still");
-        await RuleAsync(web, new { direction = "INGRESS", protocol = "ICMP" });
+        await App.RuleAsync(web, new { direction = "INGRESS", protocol = "ICMP" });
         await PingsAsync(clientGuest, server.Address, expected: true);
 
         // Detach the server's NIC: its port is released, OVN forgets it, and the guest is cut off.
@@ -102,10 +97,10 @@ public sealed class NetworkingTests(NetworkPlatform platform) : IClassFixture<Ne
     [Fact]
     public async Task guests_on_two_networks_cannot_reach_each_other_even_with_addresses_of_one_subnet()
     {
-        var first = await OverlayAsync("blue-net", "10.70.0.0/24");
-        var second = await OverlayAsync("green-net", "10.70.0.0/24");
-        var open = await GroupAsync("open");
-        await RuleAsync(open, new { direction = "INGRESS", protocol = "ICMP" });
+        var first = await App.OverlayAsync("blue-net", "10.70.0.0/24");
+        var second = await App.OverlayAsync("green-net", "10.70.0.0/24");
+        var open = await App.GroupAsync("open");
+        await App.RuleAsync(open, new { direction = "INGRESS", protocol = "ICMP" });
         var a = await VmWithNicAsync("blue-1", first, open, fixedAddress: "10.70.0.10");
         var b = await VmWithNicAsync("blue-2", first, open, fixedAddress: "10.70.0.11");
         var c = await VmWithNicAsync("green-1", second, open, fixedAddress: "10.70.0.12");
@@ -145,28 +140,6 @@ public sealed class NetworkingTests(NetworkPlatform platform) : IClassFixture<Ne
 
     private sealed record Nic(string VmId, string PortId, string Mac, IPAddress Address);
 
-    private async Task<string> OverlayAsync(string name, string cidr)
-    {
-        var created = await App.DataAsync(
-            "mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { network { id } } }",
-            new { input = new { name = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 7)], kind = "OVERLAY" } });
-        var networkId = created["createNetwork"]!["network"]!["id"]!.GetValue<string>();
-        await App.DataAsync(
-            "mutation($id: ID!, $input: SubnetInput!) { addSubnet(networkId: $id, input: $input) { version } }",
-            new { id = networkId, input = new { cidr } });
-        return networkId;
-    }
-
-    private async Task<string> GroupAsync(string name) =>
-        (await App.DataAsync("mutation($input: CreateSecurityGroupInput!) { createSecurityGroup(input: $input) { securityGroup { id } } }",
-            new { input = new { name = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 7)] } }))["createSecurityGroup"]!["securityGroup"]!["id"]!.GetValue<string>();
-
-    /// <summary>Adds the rule and returns its id (the group's last rule).</summary>
-    private async Task<string> RuleAsync(string groupId, object rule) =>
-        (await App.DataAsync(
-            "mutation($g: ID!, $input: SecurityRuleInput!) { addSecurityGroupRule(securityGroupId: $g, input: $input) { securityGroup { rules { id } } } }",
-            new { g = groupId, input = rule }))["addSecurityGroupRule"]!["securityGroup"]!["rules"]!.AsArray()[^1]!["id"]!.GetValue<string>();
-
     /// <summary>A stopped VM with one NIC on the network (libvirt's test driver cannot hot-plug: NICs come with the create).</summary>
     private async Task<Nic> VmWithNicAsync(string name, string networkId, string? groupId, string? fixedAddress = null)
     {
@@ -198,10 +171,8 @@ public sealed class NetworkingTests(NetworkPlatform platform) : IClassFixture<Ne
     /// <summary>Waits until every ONLINE host holds the network's current generation (its status READY).</summary>
     private async Task<JsonNode> ReadyAsync(string networkId)
     {
-        JsonNode? network = null;
-        await Platform.WaitAsync(async () => (network = await NetworkAsync(networkId))["status"]!.GetValue<string>() == "READY",
-            Patience, $"network {networkId} to be READY", platform.Agent);
-        return network!;
+        await platform.NetworkReadyAsync(networkId, Patience);
+        return await NetworkAsync(networkId);
     }
 
     /// <summary>A guest standing in for the VM's NIC: its MAC and address, plugged into br-int under the port's id.</summary>

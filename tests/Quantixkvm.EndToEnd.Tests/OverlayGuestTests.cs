@@ -33,12 +33,7 @@ public sealed class OverlayGuestPlatform : GuestPlatform
 
     protected override Task<LibvirtDaemon> StartDaemonAsync() => LibvirtDaemon.StartAsync(networkNamespace: Stack.SwitchNamespace);
 
-    protected override IEnumerable<KeyValuePair<string, string>> ControlPlaneSettings =>
-    [
-        new("ControlPlane__Networking__ReconcileSeconds", "0.5"),
-        new("ControlPlane__Networking__PortJanitorSeconds", "0.5"),
-        new("ControlPlane__Networking__PortGraceSeconds", "2"),
-    ];
+    protected override IEnumerable<KeyValuePair<string, string>> ControlPlaneSettings => NetworkSteps.FastReconciliation;
 
     protected override IEnumerable<KeyValuePair<string, string>> AgentSettings(LibvirtDaemon daemon) =>
     [
@@ -72,19 +67,15 @@ public sealed class OverlayGuestTests(OverlayGuestPlatform platform) : IClassFix
     [Fact]
     public async Task a_guest_gets_its_address_from_ovn_dhcp_answers_a_ping_and_a_nic_hot_plugged_into_it_comes_and_goes()
     {
-        var networkId = await OverlayAsync("guest-net", "10.80.0.0/24");
-        var otherNetworkId = await OverlayAsync("side-net", "10.81.0.0/24");
-        var group = (await App.DataAsync(
-            "mutation($input: CreateSecurityGroupInput!) { createSecurityGroup(input: $input) { securityGroup { id } } }",
-            new { input = new { name = $"ping-{Guid.NewGuid():N}"[..12] } }))["createSecurityGroup"]!["securityGroup"]!["id"]!.GetValue<string>();
-        await App.DataAsync(
-            "mutation($g: ID!, $input: SecurityRuleInput!) { addSecurityGroupRule(securityGroupId: $g, input: $input) { version } }",
-            new { g = group, input = new { direction = "INGRESS", protocol = "ICMP" } });
+        var networkId = await App.OverlayAsync("guest-net", "10.80.0.0/24");
+        var otherNetworkId = await App.OverlayAsync("side-net", "10.81.0.0/24");
+        var group = await App.GroupAsync("ping");
+        await App.RuleAsync(group, new { direction = "INGRESS", protocol = "ICMP" });
 
         // A VM from the guest image, given a NIC while stopped; started, the agent plugs its TAP and the guest asks for a lease.
         var vmId = await GuestVmAsync("dhcp-guest");
         var eth0 = await AttachNicAsync(vmId, networkId, group);
-        await ReadyAsync(networkId);
+        await platform.NetworkReadyAsync(networkId, Patience);
         await platform.VmOperationSucceededAsync("mutation($id: ID!) { startVm(id: $id) { operation { id } } }", new { id = vmId }, "startVm", Boot);
 
         var console = platform.ConsoleLogOf(vmId);
@@ -100,7 +91,7 @@ public sealed class OverlayGuestTests(OverlayGuestPlatform platform) : IClassFix
         var created = neighbourVm["createVm"]!;
         (await platform.OperationEndedAsync(created["operation"]!["id"]!.GetValue<string>(), Patience))["status"]!.GetValue<string>().ShouldBe("SUCCEEDED");
         var neighbourNic = NicOf(created["vm"]!["nics"]!.AsArray().Single()!);
-        await ReadyAsync(networkId);
+        await platform.NetworkReadyAsync(networkId, Patience);
         await using var neighbour = await Stack.CreateGuestAsync();
         await neighbour.ConfigureAsync(neighbourNic.Mac, neighbourNic.Address, 24, mtu: 1442);
         await Stack.PlugAsync(neighbour, neighbourNic.PortId);
@@ -175,23 +166,6 @@ public sealed class OverlayGuestTests(OverlayGuestPlatform platform) : IClassFix
 
     private static Nic NicOf(JsonNode nic) => new(
         nic["portId"]!.GetValue<string>(), nic["mac"]!.GetValue<string>(), IPAddress.Parse(nic["addresses"]!.AsArray().Single()!.GetValue<string>()));
-
-    private async Task<string> OverlayAsync(string name, string cidr)
-    {
-        var networkId = (await App.DataAsync(
-            "mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { network { id } } }",
-            new { input = new { name = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 7)], kind = "OVERLAY" } }))["createNetwork"]!["network"]!["id"]!.GetValue<string>();
-        await App.DataAsync(
-            "mutation($id: ID!, $input: SubnetInput!) { addSubnet(networkId: $id, input: $input) { version } }",
-            new { id = networkId, input = new { cidr } });
-        return networkId;
-    }
-
-    /// <summary>Waits until every ONLINE host holds the network's current generation (its status READY).</summary>
-    private Task ReadyAsync(string networkId) =>
-        Platform.WaitAsync(
-            async () => (await App.DataAsync("query($id: ID!) { network(id: $id) { status } }", new { id = networkId }))["network"]!["status"]!.GetValue<string>() == "READY",
-            Patience, $"network {networkId} to be READY", platform.Agent);
 
     /// <summary>Whether a device of that name exists in the stack's namespace, where the agent makes the TAPs.</summary>
     private async Task<bool> LinkExistsAsync(string name) =>
