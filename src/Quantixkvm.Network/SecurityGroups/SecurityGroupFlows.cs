@@ -64,7 +64,7 @@ public static class SecurityGroupFlows
         }
 
         var managed = SecurityGroupInputs.Ports(ports);
-        if (managed.FirstOrDefault(p => p.Port.Bridge != bridge) is { Port: var stranger })
+        if (managed.Select(p => p.Port).FirstOrDefault(p => p.Bridge != bridge) is { } stranger)
         {
             throw new ArgumentException($"port {stranger.PortId} is on bridge {stranger.Bridge}, not {bridge}", nameof(ports));
         }
@@ -126,7 +126,9 @@ public static class SecurityGroupFlows
         if (managed.Count > 0)
         {
             flows.Add(EgressTable, 0, null, toIngress);
-            flows.Add(IngressTable, 0, null, flows.Commit);
+            // ct() needs to know the packet is IP: one flow per family.
+            flows.Add(IngressTable, 0, "ip", flows.Commit);
+            flows.Add(IngressTable, 0, "ipv6", flows.Commit);
         }
 
         return flows.ToString();
