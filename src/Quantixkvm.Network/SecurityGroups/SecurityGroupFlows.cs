@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Text;
 using Quantixkvm.Domain.Networks;
 
 namespace Quantixkvm.Network.SecurityGroups;
@@ -207,10 +206,10 @@ public static class SecurityGroupFlows
         return remotes.SelectMany(remote => ports.Select(port => protocol + remote + port));
     }
 
-    /// <summary>Flow lines as `ovs-ofctl add-flow` reads them, each once, in the order written.</summary>
+    /// <summary>Flow lines as `ovs-ofctl add-flow` reads them, each once, table by table, in the order written.</summary>
     private sealed class FlowWriter(int zone)
     {
-        private readonly StringBuilder _text = new();
+        private readonly SortedDictionary<int, List<string>> _tables = [];
         private readonly HashSet<string> _written = [];
 
         /// <summary>Into conntrack in the bridge's zone, then on in the state table.</summary>
@@ -224,10 +223,10 @@ public static class SecurityGroupFlows
             var line = string.Create(CultureInfo.InvariantCulture, $"table={table},priority={priority}{(match is null ? "" : "," + match)} actions={actions}");
             if (_written.Add(line))
             {
-                _text.Append(line).Append('\n');
+                (_tables.TryGetValue(table, out var lines) ? lines : _tables[table] = []).Add(line);
             }
         }
 
-        public override string ToString() => _text.ToString();
+        public override string ToString() => string.Concat(_tables.Values.SelectMany(lines => lines).Select(line => line + "\n"));
     }
 }
