@@ -145,6 +145,13 @@ public sealed class NetworkOptions
     public string? OvsDb { get; set; }
 
     /// <summary>
+    /// ovs-vswitchd's run folder, where it serves each bridge's OpenFlow management socket (<c>BRIDGE.mgmt</c>), which
+    /// the agent's `ovs-ofctl` calls use to write the security groups of ovs networks: e.g. <c>/var/run/openvswitch</c>.
+    /// Null, the default: the folder of <see cref="OvsDb"/>'s unix socket (OVS keeps db.sock there too).
+    /// </summary>
+    public string? OvsRunDir { get; set; }
+
+    /// <summary>
     /// OVN's northbound database (e.g. <c>unix:/var/run/ovn/ovnnb_db.sock</c> or <c>tcp:10.0.0.1:6641</c>). When set the
     /// agent tells the control plane it can write it, and the control plane may choose it as the one writer of logical
     /// switches, ports, DHCP and security groups. Null, the default: never chosen.
@@ -152,7 +159,7 @@ public sealed class NetworkOptions
     public string? OvnNorthboundDb { get; set; }
 
     /// <summary>
-    /// Put before every `ip` and `nft` command, for an agent that does not run as root: e.g. <c>["sudo", "-n"]</c>. Empty,
+    /// Put before every `ip`, `nft` and `ovs-ofctl` command, for an agent that does not run as root: e.g. <c>["sudo", "-n"]</c>. Empty,
     /// the default: they are run directly.
     /// </summary>
     public List<string> IpCommandPrefix { get; set; } = [];

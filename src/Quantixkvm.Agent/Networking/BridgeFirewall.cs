@@ -1,4 +1,3 @@
-using System.Net;
 using Quantixkvm.Contracts;
 using Quantixkvm.Network.Linux;
 using Quantixkvm.Network.SecurityGroups;
@@ -29,11 +28,7 @@ internal sealed class BridgeFirewall(Nftables nft)
                 "security groups on bridge networks need the kernel's br_netfilter (modprobe br_netfilter): without it bridged traffic bypasses nftables");
         }
 
-        // A remote group means its ports' addresses, on any network.
-        var groupAddresses = allNetworks.SelectMany(n => n.Ports)
-            .SelectMany(p => p.SecurityGroupIds.SelectMany(g => p.Addresses.Select(a => (Group: g, Address: Address(p, a)))))
-            .ToLookup(m => m.Group, m => m.Address);
-        var ruleset = SecurityGroupNftables.Ruleset(ports, groups.Select(ToGroup), groupAddresses);
+        var ruleset = SecurityGroupNftables.Ruleset(ports, groups.Select(SecurityRuleWire.ToGroup), SecurityRuleWire.GroupAddresses(allNetworks));
         await nft.EnsureTableAsync(SecurityGroupNftables.Family, SecurityGroupNftables.Table, ruleset, cancellationToken);
         return bridges.ToDictionary(n => n.NetworkId, n => n.Ports.Count);
     }
@@ -41,11 +36,4 @@ internal sealed class BridgeFirewall(Nftables nft)
     /// <summary>Deletes the table; false when there was none.</summary>
     public Task<bool> RemoveAsync(CancellationToken cancellationToken) =>
         nft.DeleteTableAsync(SecurityGroupNftables.Family, SecurityGroupNftables.Table, cancellationToken);
-
-    private static SecurityGroup ToGroup(SecurityGroupSpecification group) => new(group.SecurityGroupId, [.. group.Rules.Select(SecurityRuleWire.ToRule)]);
-
-    private static IPAddress Address(PortSpecification port, string text) =>
-        IPAddress.TryParse(text, out var address) && !text.Contains('/', StringComparison.Ordinal) && !text.Contains('%', StringComparison.Ordinal)
-            ? address
-            : throw new NetworkRealizationException($"port {port.PortId}: '{text}' is not an IP address");
 }

@@ -10,7 +10,9 @@ namespace Quantixkvm.Agent.Networking;
 
 /// <summary>
 /// Makes this host hold the desired network state of a <see cref="RealizeNetworks"/> (ADR 13): Linux bridges through
-/// `ip` and their security groups through nftables (<see cref="BridgeFirewall"/>), OVS bridges and the check of OVN's integration bridge in the host's Open_vSwitch database, and, when the message
+/// `ip` and their security groups through nftables (<see cref="BridgeFirewall"/>), OVS bridges and the check of OVN's
+/// integration bridge in the host's Open_vSwitch database, the OVS bridges' security groups as OpenFlow flows through
+/// `ovs-ofctl` (<see cref="OvsFirewall"/>), and, when the message
 /// carries it, OVN's northbound state. What the agent made and is no longer desired is removed; what others made is
 /// left alone. One network's failure does not stop the others: each gets its own <see cref="NetworkRealization"/>.
 /// Realizations run one at a time; a message older than the last one applied is ignored. Every round reads the state
@@ -24,6 +26,7 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, N
     private readonly SemaphoreSlim _serial = new(1, 1);
     private readonly LinuxBridges _linux = new(ip);
     private readonly BridgeFirewall _firewall = new(nft);
+    private readonly OvsFirewall _ovsFirewall = new(OvsFlowTablesFor(options.Value.Network));
     private long? _lastRevision;
     private Dictionary<Guid, string> _lastErrors = [];
 
@@ -69,7 +72,7 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, N
             await RunPhaseAsync(bridges, outcomes, () => RealizeLinuxAsync(bridges, outcomes, round.Token), cancellationToken);
             await RunPhaseAsync(bridges, outcomes, () => RealizeFirewallAsync(bridges, desired, outcomes, round.Token), cancellationToken);
             var ovsAndOverlay = byKind[NetworkKinds.Ovs].Concat(byKind[NetworkKinds.Overlay]).ToList();
-            await RunPhaseAsync(ovsAndOverlay, outcomes, () => RealizeOvsAsync(ovsAndOverlay, outcomes, round.Token), cancellationToken);
+            await RunPhaseAsync(ovsAndOverlay, outcomes, () => RealizeOvsAsync(ovsAndOverlay, desired, outcomes, round.Token), cancellationToken);
             if (desired.Northbound is { } northbound)
             {
                 await RunPhaseAsync(northbound.OverlayNetworks, outcomes, () => RealizeNorthboundAsync(northbound, outcomes, round.Token), cancellationToken);
@@ -215,7 +218,20 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, N
         }
     }
 
-    private async Task RealizeOvsAsync(IReadOnlyList<NetworkSpecification> networks, Dictionary<Guid, NetworkOutcome> outcomes, CancellationToken cancellationToken)
+    /// <summary>The OpenFlow tables of the host's OVS bridges, reached in ovs-vswitchd's run folder; null when it is not known.</summary>
+    private static OvsFlowTables? OvsFlowTablesFor(NetworkOptions settings)
+    {
+        var runDirectory = settings.OvsRunDir;
+        if (string.IsNullOrWhiteSpace(runDirectory) && settings.OvsDb is { } db && db.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            runDirectory = Path.GetDirectoryName(db["unix:".Length..]);
+        }
+
+        return string.IsNullOrWhiteSpace(runDirectory) ? null : new OvsFlowTables(runDirectory, settings.IpCommandPrefix);
+    }
+
+    private async Task RealizeOvsAsync(
+        IReadOnlyList<NetworkSpecification> networks, RealizeNetworks desired, Dictionary<Guid, NetworkOutcome> outcomes, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(Settings.OvsDb))
         {
@@ -266,7 +282,19 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, N
 
             foreach (var network in ovs)
             {
-                await RealizeOneAsync(network, outcomes, () => bridges.RealizeAsync(network, cancellationToken));
+                OvsBridges.Realized bridge;
+                try
+                {
+                    bridge = await bridges.RealizeAsync(network, cancellationToken);
+                    outcomes[network.NetworkId].Note(bridge.Summary);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    outcomes[network.NetworkId].Fail(NetworkOutcome.Describe(e));
+                    continue;
+                }
+
+                await RealizeOvsFirewallAsync(network, bridge, desired, outcomes[network.NetworkId], cancellationToken);
             }
 
             var overlays = networks.Where(n => n.Kind == NetworkKinds.Overlay).ToList();
@@ -296,6 +324,30 @@ public sealed class NetworkRealizer(IOptions<AgentOptions> options, IpLink ip, N
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>The security groups of one ovs network, as its bridge's flows, once the bridge is there.</summary>
+    private async Task RealizeOvsFirewallAsync(
+        NetworkSpecification network, OvsBridges.Realized bridge, RealizeNetworks desired, NetworkOutcome outcome, CancellationToken cancellationToken)
+    {
+        // As for bridge networks: sent no groups (an older control plane), the flows are left as they are.
+        if ((desired.SecurityGroups ?? desired.Northbound?.SecurityGroups) is not { } groups)
+        {
+            logger.LogWarning("RealizeNetworks revision {Revision} carries no security groups: the flows of ovs bridge {Bridge} are left as they are", desired.Revision, network.BridgeName);
+            return;
+        }
+
+        try
+        {
+            if (await _ovsFirewall.RealizeAsync(network, bridge, desired.Networks, groups, cancellationToken) is { } note)
+            {
+                outcome.Note(note);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            outcome.Fail("security groups (OpenFlow): " + NetworkOutcome.Describe(e));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using Quantixkvm.Contracts;
 using Quantixkvm.Domain.Networks;
 using Quantixkvm.Network.SecurityGroups;
@@ -54,4 +55,17 @@ public static class SecurityRuleWire
             throw new NetworkRealizationException($"security group rule {rule.RuleId}: {e.Message}", e);
         }
     }
+
+    public static SecurityGroup ToGroup(SecurityGroupSpecification group) => new(group.SecurityGroupId, [.. group.Rules.Select(ToRule)]);
+
+    /// <summary>The addresses of each group's ports, on any network: what a rule naming the group as its remote side matches.</summary>
+    public static ILookup<Guid, IPAddress> GroupAddresses(IEnumerable<NetworkSpecification> networks) =>
+        networks.SelectMany(n => n.Ports)
+            .SelectMany(p => p.SecurityGroupIds.SelectMany(g => p.Addresses.Select(a => (Group: g, Address: Address(p, a)))))
+            .ToLookup(m => m.Group, m => m.Address);
+
+    private static IPAddress Address(PortSpecification port, string text) =>
+        IPAddress.TryParse(text, out var address) && !text.Contains('/', StringComparison.Ordinal) && !text.Contains('%', StringComparison.Ordinal)
+            ? address
+            : throw new NetworkRealizationException($"port {port.PortId}: '{text}' is not an IP address");
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Quantixkvm.Domain.Networks;
 
@@ -58,23 +57,8 @@ public static class SecurityGroupNftables
     /// </summary>
     public static string Ruleset(IEnumerable<BridgePort> ports, IEnumerable<SecurityGroup> groups, ILookup<Guid, IPAddress> groupAddresses)
     {
-        var managed = ports.Select(Checked).OrderBy(p => p.Port.PortId).ToList();
-        var duplicate = managed.GroupBy(p => (p.Port.Bridge, p.Mac)).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw new ArgumentException(
-                $"ports {string.Join(" and ", duplicate.Select(p => p.Port.PortId))} both have MAC {duplicate.Key.Mac} on bridge {duplicate.Key.Bridge}: they cannot be told apart",
-                nameof(ports));
-        }
-
-        var named = managed.SelectMany(p => p.Port.SecurityGroupIds).ToHashSet();
-        var used = groups.Where(g => named.Contains(g.GroupId)).GroupBy(g => g.GroupId).Select(g => g.First()).OrderBy(g => g.GroupId).ToList();
-        foreach (var rule in used.SelectMany(g => g.Rules.Select(r => (g.GroupId, Rule: r))))
-        {
-            // The checks of the OVN translation, which refuses a broken rule by name.
-            SecurityGroupAcls.ForRule(rule.GroupId, rule.Rule);
-        }
-
+        var managed = SecurityGroupInputs.Ports(ports);
+        var used = SecurityGroupInputs.UsedGroups(managed.Select(p => p.Port), groups);
         var known = used.Select(g => g.GroupId).ToHashSet();
         var text = new StringBuilder()
             .Append("# Security groups of this host's bridge networks, written whole by the Quantixkvm agent: edits by hand are replaced.\n")
@@ -106,21 +90,9 @@ public static class SecurityGroupNftables
         return text.Append("}\n").ToString();
     }
 
-    private static (BridgePort Port, string Mac) Checked(BridgePort port)
-    {
-        if (NetworkLimits.CheckInterfaceName("bridge name", port.Bridge) is { } bridgeError)
-        {
-            throw new ArgumentException($"port {port.PortId}: {bridgeError}", nameof(port));
-        }
-
-        var (mac, macError) = MacAddress.Normalize(port.Mac);
-        return mac is not null ? (port, mac) : throw new ArgumentException($"port {port.PortId}: {macError}", nameof(port));
-    }
-
     private static void AppendRemoteSet(StringBuilder text, Guid group, EtherType etherType, IEnumerable<IPAddress> addresses)
     {
-        var family = etherType == EtherType.Ipv4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
-        var members = addresses.Where(a => a.AddressFamily == family).Select(Canonical).Distinct().Order(StringComparer.Ordinal).ToList();
+        var members = SecurityGroupInputs.Addresses(addresses, etherType);
         text.Append(CultureInfo.InvariantCulture, $"\tset {RemoteSet(group, etherType)} {{\n")
             .Append(etherType == EtherType.Ipv4 ? "\t\ttype ipv4_addr\n" : "\t\ttype ipv6_addr\n");
         if (members.Count > 0)
@@ -130,11 +102,6 @@ public static class SecurityGroupNftables
 
         text.Append("\t}\n");
     }
-
-    private static string Canonical(IPAddress address) =>
-        address.AddressFamily != AddressFamily.InterNetworkV6 || address.ScopeId == 0
-            ? address.ToString()
-            : throw new ArgumentException($"address {address} has a zone: a security group matches plain addresses", nameof(address));
 
     private static void AppendBaseChain(StringBuilder text, RuleDirection direction, IReadOnlyList<(BridgePort Port, string Mac)> ports)
     {

@@ -51,7 +51,7 @@ internal static class NetworkFields
             (n, id, m, v, c) => n.RemoveSubnetAsync(id, Id(c, "subnetId"), m, v, c.CancellationToken),
             field => field.Argument<NonNullGraphType<IdGraphType>>("subnetId"));
         OnNetwork(mutation, "setPortSecurityGroups",
-            "Replaces the security groups of a port (an empty list: inbound denied, outbound allowed). Enforced on OVERLAY and BRIDGE networks.",
+            "Replaces the security groups of a port (an empty list: inbound denied, outbound allowed). Enforced on OVERLAY, BRIDGE and OVS networks.",
             (n, id, m, v, c) => n.SetPortSecurityGroupsAsync(
                 id, Id(c, "portId"), c.GetArgument<List<string>>("securityGroupIds").Select(g => RequestContext.ParseId(g, "securityGroupIds")).ToList(),
                 m, v, c.CancellationToken),

@@ -155,7 +155,7 @@ public sealed class NetworkPortType : ObjectGraphType<NetworkPortView>
     {
         Name = "NetworkPort";
         Description = "A VM NIC's place on a network: its MAC, its addresses and the security groups filtering it (none: inbound denied, outbound allowed). "
-            + "Security groups are enforced on OVERLAY and BRIDGE networks (not yet on OVS ones).";
+            + "Security groups are enforced on every kind of network: OVN ACLs (OVERLAY), nftables (BRIDGE), OpenFlow conntrack flows (OVS).";
         Field<NonNullGraphType<IdGraphType>>("id").Resolve(c => c.Source.PortId);
         Field<NonNullGraphType<IdGraphType>>("vmId").Resolve(c => c.Source.VmId);
         Field<VmType>("vm").ResolveAsync(async c => await NetworkType.Session(c).LoadAsync<VmView>(c.Source.VmId, c.CancellationToken));
