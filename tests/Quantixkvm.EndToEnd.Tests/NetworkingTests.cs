@@ -117,20 +117,33 @@ public sealed class NetworkingTests(NetworkPlatform platform) : IClassFixture<Ne
     }
 
     [Fact]
-    public async Task an_ovs_network_is_a_bridge_open_vswitch_holds_until_the_network_is_deleted()
+    public async Task an_ovs_network_is_a_bridge_open_vswitch_holds_with_its_ports_security_flows_until_the_network_is_deleted()
     {
         var bridge = $"qko{Guid.NewGuid():N}"[..12];
         var created = await App.DataAsync(
             "mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { network { id } } }",
             new { input = new { name = $"ovs-{Guid.NewGuid():N}"[..12], kind = "OVS", bridgeName = bridge, vlan = 42, mtu = 1400 } });
         var networkId = created["createNetwork"]!["network"]!["id"]!.GetValue<string>();
+        await App.DataAsync(
+            "mutation($id: ID!, $input: SubnetInput!) { addSubnet(networkId: $id, input: $input) { version } }",
+            new { id = networkId, input = new { cidr = "192.168.42.0/24", dhcpEnabled = false } });
+        var ssh = await App.GroupAsync("ssh");
+        await App.RuleAsync(ssh, new { direction = "INGRESS", protocol = "TCP", portMin = 22, remoteCidr = "192.168.42.0/24" });
+        var vm = await VmWithNicAsync("ovs-1", networkId, ssh);
 
         await ReadyAsync(networkId);
 
-        // Open vSwitch's own view: the bridge, on the userspace datapath, marked as this network's.
+        // Open vSwitch's own view: the bridge, on the userspace datapath, marked as this network's, and its flow table
+        // holding the port's security group (a new TCP connection to port 22 from the subnet, to the NIC's MAC).
         (await Stack.VsctlAsync("get", "Bridge", bridge, "datapath_type")).Trim().ShouldBe("netdev");
         (await Stack.VsctlAsync("get", "Bridge", bridge, "external_ids:qkvm-network-id")).Trim().Trim('"').ShouldBe(networkId);
+        var flows = await HostCommand.RunCheckedAsync("ovs-ofctl", ["dump-flows", "--no-stats", $"unix:{Stack.DataFolder}/ovs/run/{bridge}.mgmt"]);
+        flows.Split('\n').ShouldContain(f => f.Contains($"dl_dst={vm.Mac}") && f.Contains("nw_src=192.168.42.0/24") && f.Contains("tp_dst=22"),
+            $"the SSH rule as a flow; the bridge's flows:\n{flows}");
 
+        // The network goes once its last port is released: the VM deleted first.
+        await platform.VmOperationSucceededAsync("mutation($id: ID!) { deleteVm(id: $id) { operation { id } } }", new { id = vm.VmId }, "deleteVm", Patience);
+        await Platform.WaitAsync(async () => (await NetworkAsync(networkId))["ports"]!.AsArray().Count == 0, Patience, "the deleted VM's port to be released");
         await App.DataAsync("mutation($id: ID!) { deleteNetwork(id: $id) { version } }", new { id = networkId });
         await Platform.WaitAsync(async () => !(await Stack.VsctlAsync("list-br")).Split('\n').Contains(bridge),
             Patience, $"bridge {bridge} to be removed with its network", platform.Agent);
