@@ -128,6 +128,15 @@ public sealed class ReplayWorkloadFixture : ControlPlaneFixture
 
         // An append that rolled back leaves a gap in the log's sequence, which a rebuild must step over.
         await App.Events.ScalarAsync("select nextval('{schema}.mt_events_sequence') from generate_series(1, 3) order by 1 desc limit 1");
+
+        // An append that failed with the database gone (as the fault harness's PostgreSQL stop does) leaves tombstones:
+        // Marten fills the sequence numbers it had reserved with them, in a stream of its own. Log entries, not facts.
+        var tombstones = Guid.NewGuid();
+        await App.Events.ScalarAsync(
+            $"insert into {{schema}}.mt_streams (id, version) values ('{tombstones}', 2); "
+            + $"insert into {{schema}}.mt_events (seq_id, id, stream_id, version, data, type, mt_dotnet_type) select nextval('{{schema}}.mt_events_sequence'), "
+            + $"gen_random_uuid(), '{tombstones}', v, '{{}}', '{JasperFx.Events.Tombstone.Name}', 'JasperFx.Events.Tombstone, JasperFx.Events' "
+            + "from generate_series(1, 2) v; select 1");
         await api.SetLabelsAsync(target.HostId, ("rack", "r2"));
     }
 
