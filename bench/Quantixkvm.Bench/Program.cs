@@ -14,6 +14,7 @@ var scenarios = new Dictionary<string, Func<string[], Task<int>>>
     ["subscriptions"] = SubscriptionsScenario.RunAsync,
     ["rebuild"] = RebuildScenario.RunAsync,
     ["scale"] = Quantixkvm.Bench.Scale.ScaleScenario.RunAsync,
+    ["networks"] = NetworksScenario.RunAsync,
 };
 
 if (args.Length > 0 && args[0] == "all")

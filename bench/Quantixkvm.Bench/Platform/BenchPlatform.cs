@@ -30,9 +30,18 @@ public sealed class BenchPlatform : IAsyncDisposable
     /// <summary>The control plane's PostgreSQL schema (event store and read models), for reading its events afterwards.</summary>
     public string Schema => _schema;
 
-    public static async Task<BenchPlatform> StartAsync()
+    /// <summary>Extra settings of the control plane and the agent (e.g. networking), beyond what every scenario needs.</summary>
+    private IReadOnlyDictionary<string, string> _controlPlaneSettings = new Dictionary<string, string>();
+    private IReadOnlyDictionary<string, string> _agentSettings = new Dictionary<string, string>();
+
+    public static async Task<BenchPlatform> StartAsync(
+        IReadOnlyDictionary<string, string>? controlPlaneSettings = null, IReadOnlyDictionary<string, string>? agentSettings = null)
     {
-        var platform = new BenchPlatform();
+        var platform = new BenchPlatform
+        {
+            _controlPlaneSettings = controlPlaneSettings ?? new Dictionary<string, string>(),
+            _agentSettings = agentSettings ?? new Dictionary<string, string>(),
+        };
         try
         {
             await platform.StartProcessesAsync();
@@ -61,7 +70,7 @@ public sealed class BenchPlatform : IAsyncDisposable
         await File.WriteAllTextAsync(node, NodeXml);
         Api = new GraphQLClient(new HttpClient { BaseAddress = Endpoint, Timeout = TimeSpan.FromSeconds(60) });
 
-        ControlPlane = PlatformProcess.Start("Quantixkvm.ControlPlane", new Dictionary<string, string>
+        ControlPlane = PlatformProcess.Start("Quantixkvm.ControlPlane", new Dictionary<string, string>(_controlPlaneSettings)
         {
             ["ConnectionStrings__Postgres"] = TestServices.Postgres,
             ["ControlPlane__DatabaseSchema"] = _schema,
@@ -73,7 +82,7 @@ public sealed class BenchPlatform : IAsyncDisposable
             return response.IsSuccessStatusCode;
         }, "the control plane to become ready", ControlPlane);
 
-        Agent = PlatformProcess.Start("Quantixkvm.Agent", new Dictionary<string, string>
+        Agent = PlatformProcess.Start("Quantixkvm.Agent", new Dictionary<string, string>(_agentSettings)
         {
             ["Agent__HostName"] = HostName,
             ["Agent__LibvirtUri"] = $"test+unix://{node}?socket={_libvirt.Socket}",
