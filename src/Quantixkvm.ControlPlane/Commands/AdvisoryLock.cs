@@ -30,7 +30,7 @@ public sealed class AdvisoryLock : IAsyncDisposable
     public static Task<AdvisoryLock> PlacementAsync(IDocumentStore store, CancellationToken cancellationToken) =>
         AcquireAsync(store, "placement-lock", cancellationToken);
 
-    /// <summary>Decisions about one pool or volume (its volumes, its attachment), one at a time.</summary>
+    /// <summary>Decisions about one aggregate (a pool's volumes, a volume's attachment, a network's addresses, a group's users), one at a time.</summary>
     public static Task<AdvisoryLock> ForAsync(IDocumentStore store, Guid id, CancellationToken cancellationToken) =>
         AcquireAsync(store, $"storage-lock:{id}", cancellationToken);
 
@@ -127,5 +127,26 @@ public sealed class AdvisoryLock : IAsyncDisposable
                 }
             }
         }
+    }
+}
+
+/// <summary>
+/// Several advisory locks held together by one command, taken in a fixed order by the caller (ids in order, so two commands
+/// cannot deadlock), released in reverse when disposed.
+/// </summary>
+public sealed class HeldLocks : IAsyncDisposable
+{
+    private readonly List<AdvisoryLock> _held = [];
+
+    public void Add(AdvisoryLock held) => _held.Add(held);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var held in Enumerable.Reverse(_held))
+        {
+            await held.DisposeAsync();
+        }
+
+        _held.Clear();
     }
 }

@@ -181,7 +181,7 @@ public sealed class NetworkCommands(AggregateCommands commands, IDocumentStore s
     /// </summary>
     private async Task<IAsyncDisposable> HoldGroupsAsync(IReadOnlyList<Guid> groupIds, string command, CancellationToken cancellationToken)
     {
-        var locks = new Locks();
+        var locks = new HeldLocks();
         try
         {
             await using var session = store.QuerySession();
@@ -200,21 +200,6 @@ public sealed class NetworkCommands(AggregateCommands commands, IDocumentStore s
         {
             await locks.DisposeAsync();
             throw;
-        }
-    }
-
-    private sealed class Locks : IAsyncDisposable
-    {
-        private readonly List<IAsyncDisposable> _held = [];
-
-        public void Add(IAsyncDisposable held) => _held.Add(held);
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var held in Enumerable.Reverse(_held))
-            {
-                await held.DisposeAsync();
-            }
         }
     }
 

@@ -40,58 +40,48 @@ public sealed class VmCommands(
         // A repeated create finds its VM already placed; placement runs only for a new one, under the
         // placement lock until the VM is appended, so the allocations it read still hold when it lands.
         var existing = await session.LoadAsync<VmView>(vmId, cancellationToken);
-        var locks = new List<AdvisoryLock>();
-        try
+        await using var locks = new HeldLocks();
+        Guid hostId;
+        PlacementRecord? placement = null;
+        var nics = new List<VmNic>();
+        if (existing is null)
         {
-            Guid hostId;
-            PlacementRecord? placement = null;
-            var nics = new List<VmNic>();
-            if (existing is null)
+            // Ports first: the networks allocate MACs and addresses (a refused VM leaves them to the port janitor).
+            foreach (var (nic, index) in (request.Nics ?? []).Select((n, i) => (n, i)))
             {
-                // Ports first: the networks allocate MACs and addresses (a refused VM leaves them to the port janitor).
-                foreach (var (nic, index) in (request.Nics ?? []).Select((n, i) => (n, i)))
-                {
-                    nics.Add(await networks.AllocatePortAsync(vmId, $"nic{index}", nic, metadata, "create", cancellationToken));
-                }
-
-                // Volumes first, in id order (no deadlock between two creates), then placement.
-                foreach (var volumeId in (request.Disks ?? []).Select(d => d.VolumeId).Distinct().Order())
-                {
-                    locks.Add(await AdvisoryLock.ForAsync(store, volumeId, cancellationToken));
-                }
-
-                var diskHost = await CheckVolumesAsync(vmId, request.Disks ?? [], request.HostId, "create", cancellationToken);
-                locks.Add(await AdvisoryLock.PlacementAsync(store, cancellationToken));
-                (hostId, placement) = await PlaceAsync(vmId, request with { HostId = request.HostId ?? diskHost }, cancellationToken);
-            }
-            else
-            {
-                hostId = existing.HostId;
+                nics.Add(await networks.AllocatePortAsync(vmId, $"nic{index}", nic, metadata, "create", cancellationToken));
             }
 
-            var cloudInit = await WithNetworkConfigAsync(request.CloudInit, nics, cancellationToken);
-            var created = await commands.HandleAsync<VmState, VmEvent>(
-                vmId, VmState.Initial, VmDecider.Evolve,
-                (state, context) => VmDecider.Decide(
-                    new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
-                        request.Disks, cloudInit, placement, nics.Count > 0 ? nics : null),
-                    state),
-                metadata, expectedVersion: null, cancellationToken);
-            if (request.HaPriority is { } priority)
+            // Volumes first, in id order (no deadlock between two creates), then placement.
+            foreach (var volumeId in (request.Disks ?? []).Select(d => d.VolumeId).Distinct().Order())
             {
-                created = await HandleAsync(vmId, (ctx, _) => new SetHaPriority(ctx, priority), metadata with { CommandId = metadata.CommandId + ":ha" },
-                    expectedVersion: null, cancellationToken) with { OperationId = created.OperationId };
+                locks.Add(await AdvisoryLock.ForAsync(store, volumeId, cancellationToken));
             }
 
-            return created;
+            var diskHost = await CheckVolumesAsync(vmId, request.Disks ?? [], request.HostId, "create", cancellationToken);
+            locks.Add(await AdvisoryLock.PlacementAsync(store, cancellationToken));
+            (hostId, placement) = await PlaceAsync(vmId, request with { HostId = request.HostId ?? diskHost }, cancellationToken);
         }
-        finally
+        else
         {
-            foreach (var held in Enumerable.Reverse(locks))
-            {
-                await held.DisposeAsync();
-            }
+            hostId = existing.HostId;
         }
+
+        var cloudInit = await WithNetworkConfigAsync(request.CloudInit, nics, cancellationToken);
+        var created = await commands.HandleAsync<VmState, VmEvent>(
+            vmId, VmState.Initial, VmDecider.Evolve,
+            (state, context) => VmDecider.Decide(
+                new CreateVm(context, options.Value.Timeouts, vmId, request.Name, request.Vcpus, request.MemoryMiB, hostId, request.Start,
+                    request.Disks, cloudInit, placement, nics.Count > 0 ? nics : null),
+                state),
+            metadata, expectedVersion: null, cancellationToken);
+        if (request.HaPriority is { } priority)
+        {
+            created = await HandleAsync(vmId, (ctx, _) => new SetHaPriority(ctx, priority), metadata with { CommandId = metadata.CommandId + ":ha" },
+                expectedVersion: null, cancellationToken) with { OperationId = created.OperationId };
+        }
+
+        return created;
     }
 
     /// <summary>Attaches a volume: checked (ready, free, reachable from the VM's host) and reserved under the volume's lock.</summary>

@@ -56,15 +56,17 @@ public sealed class NetworkReconciler(
         var groups = await session.Query<SecurityGroupView>().Where(g => g.DeletedAt == null).ToListAsync(cancellationToken);
         var (specs, securityGroups, northbound) = DesiredNetworks.Build(networks, groups);
         var writer = NorthboundWriter(hosts);
+        // Every host gets the same state, the writer also the northbound part: two fingerprints serve them all.
+        var fingerprints = (Hosts: Fingerprint(specs, securityGroups, null), Writer: Fingerprint(specs, securityGroups, northbound));
+        var failingHosts = networks.SelectMany(n => n.Hosts).Where(h => h.Error is not null).Select(h => h.HostId).ToHashSet();
         var bus = services.GetRequiredService<ISendEndpointProvider>();
         var now = Clock.GetUtcNow();
         foreach (var hostId in hosts)
         {
             var desired = hostId == writer ? northbound : null;
-            var fingerprint = Fingerprint(specs, securityGroups, desired);
+            var fingerprint = desired is null ? fingerprints.Hosts : fingerprints.Writer;
             // A host that reported a failure gets the same state again sooner: its next attempt.
-            var failing = networks.Any(n => n.Hosts.Any(h => h.HostId == hostId && h.Error is not null));
-            var resend = TimeSpan.FromSeconds(failing ? options.Value.Networking.RetrySeconds : options.Value.Networking.ResendSeconds);
+            var resend = TimeSpan.FromSeconds(failingHosts.Contains(hostId) ? options.Value.Networking.RetrySeconds : options.Value.Networking.ResendSeconds);
             if (_sent.TryGetValue(hostId, out var last) && last.Fingerprint == fingerprint && now - last.SentAt < resend)
             {
                 continue;
