@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Quantixkvm.Network.Linux;
 
 namespace Quantixkvm.Agent.Storage;
 
@@ -20,52 +20,14 @@ public static class ExternalTool
     public static async Task<ToolResult> RunAsync(
         string file, IEnumerable<string> arguments, CancellationToken cancellationToken, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? string.Empty,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process;
         try
         {
-            process = Process.Start(start) ?? throw new OperationFailure("TOOL_MISSING", $"{file} did not start");
+            var result = await HostTool.RunAsync([file, .. arguments], input: null, cancellationToken, workingDirectory);
+            return new ToolResult(result.ExitCode, result.Output, result.Error);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new OperationFailure("TOOL_MISSING", $"{file} could not be started: {ex.Message}", ex);
-        }
-
-        using (process)
-        {
-            process.StandardInput.Close();
-            var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-            var error = process.StandardError.ReadToEndAsync(cancellationToken);
-            try
-            {
-                await process.WaitForExitAsync(cancellationToken);
-                return new ToolResult(process.ExitCode, await output, await error);
-            }
-            catch (OperationCanceledException)
-            {
-                try
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                    // It ended meanwhile.
-                }
-
-                throw;
-            }
         }
     }
 }

@@ -2,19 +2,25 @@ using System.Diagnostics;
 
 namespace Quantixkvm.Network.Linux;
 
-/// <summary>Runs a host tool (`ip`, `nft`) from an argument list, never a shell string, optionally feeding it standard input.</summary>
-internal static class HostTool
+/// <summary>
+/// Runs a host tool (`ip`, `nft`, `ovs-ofctl`, the agent's `qemu-img`, ...) from an argument list, never a shell string,
+/// optionally feeding it standard input (closed otherwise, so no tool waits on it). A cancelled run kills the tool.
+/// </summary>
+public static class HostTool
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
-    public static async Task<Result> RunAsync(IReadOnlyList<string> command, string? input, CancellationToken cancellationToken)
+    /// <exception cref="System.ComponentModel.Win32Exception">The tool could not be started (not installed).</exception>
+    public static async Task<Result> RunAsync(
+        IReadOnlyList<string> command, string? input, CancellationToken cancellationToken, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(command[0])
         {
-            RedirectStandardInput = input is not null,
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
         foreach (var argument in command.Skip(1))
         {
@@ -29,15 +35,23 @@ internal static class HostTool
             if (input is not null)
             {
                 await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken);
-                process.StandardInput.Close();
             }
 
+            process.StandardInput.Close();
             await process.WaitForExitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
-            // A round that ran out of time must not leave the tool running behind it.
-            process.Kill(entireProcessTree: true);
+            // A run that ran out of time must not leave the tool running behind it.
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // It ended meanwhile.
+            }
+
             throw;
         }
 
