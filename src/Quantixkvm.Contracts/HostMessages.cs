@@ -13,7 +13,10 @@ public sealed record HostRegistration(
 /// <summary>The agent's own liveness signal; telemetry, not stored as an event.</summary>
 public sealed record HostHeartbeat(Guid HostId, string Name, int DomainCount, DateTimeOffset SentAt);
 
-/// <summary>Every domain the host has, sent at start and periodically, so the control plane can see drift.</summary>
+/// <summary>
+/// Every domain the host has, sent at start and periodically, so the control plane can see drift. TakenAt is when the
+/// listing began, so that an outcome stamped after it counts as newer.
+/// </summary>
 public sealed record HostInventory(
     Guid HostId, IReadOnlyList<InventoryDomain> Domains, DateTimeOffset TakenAt, IReadOnlyList<InventoryPool>? Pools = null);
 

@@ -259,6 +259,29 @@ public sealed class DomainOperationsTests : IDisposable
     }
 
     [Theory]
+    [InlineData(DomainOperationKind.Resume, DomainPowerState.Stopped, "PAUSED")]
+    [InlineData(DomainOperationKind.Pause, DomainPowerState.Stopped, "RUNNING")]
+    [InlineData(DomainOperationKind.Start, DomainPowerState.Paused, "STOPPED")]
+    public async Task an_operation_the_domains_state_does_not_allow_is_refused_without_asking_libvirt(
+        DomainOperationKind kind, DomainPowerState state, string needed)
+    {
+        // What a late copy of an overtaken operation finds: a resume redelivered after a forced stop won, say.
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, state);
+        var before = StateOf(_libvirt, vmId);
+
+        var outcome = await RunAsync(Command(kind, vmId, InAMinute));
+
+        outcome.Succeeded.ShouldBeFalse();
+        // Our code, not a LIBVIRT_ one: libvirt was never asked.
+        outcome.ErrorCode.ShouldBe("INVALID_POWER_STATE");
+        outcome.Observed.ShouldBe(state);
+        outcome.ErrorMessage.ShouldBe(
+            $"domain {DomainOperations.DomainName(vmId)} is {state.ToString().ToUpperInvariant()} on this host, not {needed} as this operation needs; nothing was done");
+        StateOf(_libvirt, vmId).ShouldBe(before);
+    }
+
+    [Theory]
     [InlineData(DomainOperationKind.Start, false)]
     [InlineData(DomainOperationKind.Stop, false)]
     [InlineData(DomainOperationKind.Stop, true)]

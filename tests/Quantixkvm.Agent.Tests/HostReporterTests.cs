@@ -293,6 +293,24 @@ public sealed class HostReporterTests(HostMessagesOnTheBus bus) : IClassFixture<
     }
 
     [Fact]
+    public async Task the_inventory_is_stamped_when_the_domains_were_listed_not_when_it_was_sent()
+    {
+        // Every reading of this clock moves it on: what is read later in a round is stamped later.
+        var clock = new FakeTimeProvider { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
+        var options = NewOptions(heartbeatSeconds: 3600, inventorySeconds: 3600);
+
+        await using (await StartReporterAsync(options, clock))
+        {
+            var inventory = (await bus.Log.WaitForAsync<HostInventory>(i => i.HostId == options.HostId)).Single().Message;
+            var heartbeat = bus.Log.Of<HostHeartbeat>(h => h.HostId == options.HostId).First().Message;
+
+            // The heartbeat of the round goes out after the listing and before the inventory: a stamp taken at sending
+            // would be the later one, and a listing from before an operation could pass for news after its outcome.
+            inventory.TakenAt.ShouldBeLessThan(heartbeat.SentAt);
+        }
+    }
+
+    [Fact]
     public async Task a_domain_deleted_while_the_reporter_lists_the_host_does_not_cost_a_heartbeat()
     {
         var clock = new FakeTimeProvider();

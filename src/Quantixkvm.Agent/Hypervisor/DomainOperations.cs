@@ -70,8 +70,8 @@ public sealed class DomainOperations(
                 DomainOperationKind.Stop when command.Force => Ensure(domain, DomainPowerState.Stopped, d => d.Destroy()),
                 DomainOperationKind.Stop => await ShutdownAsync(domain, command.Deadline - deadlineMargin, cancellationToken),
                 DomainOperationKind.Reboot => Act(domain, d => d.Reboot()),
-                DomainOperationKind.Pause => Ensure(domain, DomainPowerState.Paused, d => d.Suspend()),
-                DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume()),
+                DomainOperationKind.Pause => Ensure(domain, DomainPowerState.Paused, d => d.Suspend(), from: DomainPowerState.Running),
+                DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume(), from: DomainPowerState.Paused),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
                 DomainOperationKind.DetachDisk => DetachDisk(RequireDisk(command), domain),
                 DomainOperationKind.AttachNic => await AttachNicAsync(command, domain, cancellationToken),
@@ -232,7 +232,7 @@ public sealed class DomainOperations(
         if (existing is not null && command.DesiredPowerState == DomainPowerState.Running
             && PowerStateOf(existing.GetState().State) == DomainPowerState.Paused)
         {
-            return Ensure(existing, DomainPowerState.Running, d => d.Resume());
+            return Ensure(existing, DomainPowerState.Running, d => d.Resume(), from: DomainPowerState.Paused);
         }
 
         return await CreateAsync(command, existing, cancellationToken);
@@ -395,7 +395,7 @@ public sealed class DomainOperations(
 
     private static DomainOutcome AfterCreate(RunDomainOperation command, LibvirtDomain domain) =>
         command.DesiredPowerState == DomainPowerState.Running
-            ? Ensure(domain, DomainPowerState.Running, d => d.Start())
+            ? Ensure(domain, DomainPowerState.Running, d => d.Start(), from: DomainPowerState.Stopped)
             : new DomainOutcome(true, PowerStateOf(domain.GetState().State));
 
     private async Task<DomainOutcome> DeleteAsync(Guid vmId, LibvirtDomain? domain, CancellationToken cancellationToken)
@@ -425,12 +425,12 @@ public sealed class DomainOperations(
     /// <summary>Starts the domain; in agent plug mode its TAPs are plugged first (a host restart deletes them).</summary>
     private async Task<DomainOutcome> StartAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
     {
-        if (PowerStateOf(domain.GetState().State) != DomainPowerState.Running)
+        if (PowerStateOf(domain.GetState().State) == DomainPowerState.Stopped)
         {
             await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
         }
 
-        return Ensure(domain, DomainPowerState.Running, d => d.Start());
+        return Ensure(domain, DomainPowerState.Running, d => d.Start(), from: DomainPowerState.Stopped);
     }
 
     private async Task<DomainOutcome> AttachNicAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
@@ -535,15 +535,31 @@ public sealed class DomainOperations(
     private static SnapshotSpecification RequireSnapshot(RunDomainOperation command) =>
         command.Snapshot ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its snapshot");
 
-    private static DomainOutcome Ensure(LibvirtDomain domain, DomainPowerState wanted, Action<LibvirtDomain> act)
+    /// <summary>
+    /// Brings the domain to <paramref name="wanted"/>: already there is done without acting (a repeat); from
+    /// <paramref name="from"/> (null: any state) it acts. Any other state is refused, and libvirt is not asked: a late
+    /// copy of an operation that another one has overtaken since (a forced stop supersedes a resume, and the resume's
+    /// redelivery then finds the domain stopped) must not act on what that one left.
+    /// </summary>
+    private static DomainOutcome Ensure(LibvirtDomain domain, DomainPowerState wanted, Action<LibvirtDomain> act, DomainPowerState? from = null)
     {
-        if (PowerStateOf(domain.GetState().State) != wanted)
+        var state = PowerStateOf(domain.GetState().State);
+        if (state == wanted)
         {
-            act(domain);
+            return new DomainOutcome(true, state);
         }
 
+        if (from is { } only && state != only)
+        {
+            return DomainOutcome.Fail(state, "INVALID_POWER_STATE",
+                $"domain {domain.Name} is {Name(state)} on this host, not {Name(only)} as this operation needs; nothing was done");
+        }
+
+        act(domain);
         return new DomainOutcome(true, PowerStateOf(domain.GetState().State));
     }
+
+    private static string Name(DomainPowerState state) => state.ToString().ToUpperInvariant();
 
     private static DomainOutcome Act(LibvirtDomain domain, Action<LibvirtDomain> act)
     {

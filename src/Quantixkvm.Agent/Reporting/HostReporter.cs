@@ -33,6 +33,10 @@ public sealed class HostReporter(
             {
                 // The inventory and the heartbeat fail separately: a hiccup while listing must not silence the agent's liveness.
                 List<InventoryDomain>? domains = null;
+                // Stamped before listing: an operation's outcome stamped later may be newer than what the list shows, and the
+                // control plane drops readings older than the last report it applied (a stamp taken at publish time let a
+                // listing from before a stop pass for news after it).
+                var listedAt = clock.GetUtcNow();
                 try
                 {
                     domains = Inventory(libvirt);
@@ -55,7 +59,7 @@ public sealed class HostReporter(
                         reportedGeneration = hypervisor.Generation;
                         // The host's facts go with every inventory: a lost registration, or a host that changed, heals itself.
                         await RegisterAsync(libvirt, agent, stoppingToken);
-                        await bus.Publish(new HostInventory(agent.HostId, domains, clock.GetUtcNow(), Pools(libvirt)), stoppingToken);
+                        await bus.Publish(new HostInventory(agent.HostId, domains, listedAt, Pools(libvirt)), stoppingToken);
                         nextInventory = clock.GetUtcNow() + inventoryEvery;
                     }
                 }

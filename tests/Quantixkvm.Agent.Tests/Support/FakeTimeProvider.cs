@@ -31,11 +31,16 @@ public sealed class FakeTimeProvider(DateTimeOffset start) : TimeProvider
         }
     }
 
+    /// <summary>How far each reading moves the clock on (default none), so that what is read later reads later. Fires no timers.</summary>
+    public TimeSpan AutoAdvanceAmount { get; init; }
+
     public override DateTimeOffset GetUtcNow()
     {
         lock (_gate)
         {
-            return _now;
+            var now = _now;
+            _now += AutoAdvanceAmount;
+            return now;
         }
     }
 
