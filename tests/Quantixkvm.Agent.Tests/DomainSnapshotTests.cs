@@ -151,6 +151,7 @@ public sealed class DomainSnapshotTests : IDisposable
 
         outcome.Succeeded.ShouldBeFalse();
         outcome.ErrorCode.ShouldBe("LIBVIRT_NO_SUPPORT");
+        outcome.ErrorMessage.ShouldNotBeNull().ShouldStartWith("this function is not supported by the connection driver", Case.Insensitive);
         outcome.Observed.ShouldBe(DomainPowerState.Stopped);
     }
 

@@ -156,9 +156,9 @@ public sealed class VmLifecycleTests(Platform platform)
     }
 
     [Fact]
-    public async Task an_operation_that_fails_in_libvirt_ends_failed_with_libvirts_own_message()
+    public async Task an_operation_the_host_finds_impossible_ends_failed_with_the_hosts_reason_and_the_state_it_found()
     {
-        var vmId = await platform.CreatedVmAsync("fails-in-libvirt", start: true);
+        var vmId = await platform.CreatedVmAsync("fails-on-the-host", start: true);
         using (var domain = platform.Libvirt.FindDomain(Guid.Parse(vmId)).ShouldNotBeNull())
         {
             domain.Destroy(); // behind the platform's back: the VM is still RUNNING in the read model
@@ -167,8 +167,9 @@ public sealed class VmLifecycleTests(Platform platform)
         var reboot = await platform.Api.DataAsync("mutation($id: ID!) { rebootVm(id: $id) { operation { id } } }", new { id = vmId });
         var operation = await platform.OperationEndedAsync(reboot["rebootVm"]!["operation"]!["id"]!.GetValue<string>());
         operation["status"]!.GetValue<string>().ShouldBe("FAILED");
-        operation["error"]!["code"]!.GetValue<string>().ShouldBe("LIBVIRT_OPERATION_INVALID");
-        operation["error"]!["message"]!.GetValue<string>().ShouldContain("domain is not running");
+        // The agent read the domain's state first and did not ask libvirt to reboot a stopped domain.
+        operation["error"]!["code"]!.GetValue<string>().ShouldBe("INVALID_POWER_STATE");
+        operation["error"]!["message"]!.GetValue<string>().ShouldContain("is STOPPED on this host, not RUNNING");
 
         var vm = (await platform.Api.DataAsync("query($id: ID!) { vm(id: $id) { powerState currentOperation { id } } }", new { id = vmId }))["vm"]!;
         vm["powerState"]!.GetValue<string>().ShouldBe("STOPPED", "the agent reported the state it found");

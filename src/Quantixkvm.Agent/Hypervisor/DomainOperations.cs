@@ -69,7 +69,7 @@ public sealed class DomainOperations(
                 DomainOperationKind.Start => await StartAsync(command, domain, cancellationToken),
                 DomainOperationKind.Stop when command.Force => Ensure(domain, DomainPowerState.Stopped, d => d.Destroy()),
                 DomainOperationKind.Stop => await ShutdownAsync(domain, command.Deadline - deadlineMargin, cancellationToken),
-                DomainOperationKind.Reboot => Act(domain, d => d.Reboot()),
+                DomainOperationKind.Reboot => Act(domain, d => d.Reboot(), from: DomainPowerState.Running),
                 DomainOperationKind.Pause => Ensure(domain, DomainPowerState.Paused, d => d.Suspend(), from: DomainPowerState.Running),
                 DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume(), from: DomainPowerState.Paused),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
@@ -539,7 +539,8 @@ public sealed class DomainOperations(
     /// Brings the domain to <paramref name="wanted"/>: already there is done without acting (a repeat); from
     /// <paramref name="from"/> (null: any state) it acts. Any other state is refused, and libvirt is not asked: a late
     /// copy of an operation that another one has overtaken since (a forced stop supersedes a resume, and the resume's
-    /// redelivery then finds the domain stopped) must not act on what that one left.
+    /// redelivery then finds the domain stopped) must not act on what that one left, nor may an operation decided on a
+    /// state the control plane could not be sure of (after a timed-out stop, say).
     /// </summary>
     private static DomainOutcome Ensure(LibvirtDomain domain, DomainPowerState wanted, Action<LibvirtDomain> act, DomainPowerState? from = null)
     {
@@ -551,18 +552,28 @@ public sealed class DomainOperations(
 
         if (from is { } only && state != only)
         {
-            return DomainOutcome.Fail(state, "INVALID_POWER_STATE",
-                $"domain {domain.Name} is {Name(state)} on this host, not {Name(only)} as this operation needs; nothing was done");
+            return WrongState(domain, state, only);
         }
 
         act(domain);
         return new DomainOutcome(true, PowerStateOf(domain.GetState().State));
     }
 
+    private static DomainOutcome WrongState(LibvirtDomain domain, DomainPowerState state, DomainPowerState needed) =>
+        DomainOutcome.Fail(state, "INVALID_POWER_STATE",
+            $"domain {domain.Name} is {Name(state)} on this host, not {Name(needed)} as this operation needs; nothing was done");
+
     private static string Name(DomainPowerState state) => state.ToString().ToUpperInvariant();
 
-    private static DomainOutcome Act(LibvirtDomain domain, Action<LibvirtDomain> act)
+    /// <summary>Acts whatever the state shows (a reboot leaves no trace in it), but only from <paramref name="from"/>.</summary>
+    private static DomainOutcome Act(LibvirtDomain domain, Action<LibvirtDomain> act, DomainPowerState from)
     {
+        var state = PowerStateOf(domain.GetState().State);
+        if (state != from)
+        {
+            return WrongState(domain, state, from);
+        }
+
         act(domain);
         return new DomainOutcome(true, PowerStateOf(domain.GetState().State));
     }
