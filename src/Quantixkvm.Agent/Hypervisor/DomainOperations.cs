@@ -67,11 +67,11 @@ public sealed class DomainOperations(
                 _ when domain is null => DomainOutcome.Fail(DomainPowerState.Unknown, "DOMAIN_NOT_FOUND",
                     $"domain {DomainName(vmId)} is not defined on this host"),
                 DomainOperationKind.Start => await StartAsync(command, domain, cancellationToken),
-                DomainOperationKind.Stop when command.Force => Ensure(domain, DomainPowerState.Stopped, d => d.Destroy()),
+                DomainOperationKind.Stop when command.Force => Act(domain, d => d.Destroy(), from: null, done: DomainPowerState.Stopped),
                 DomainOperationKind.Stop => await ShutdownAsync(domain, command.Deadline - deadlineMargin, cancellationToken),
-                DomainOperationKind.Reboot => Act(domain, d => d.Reboot(), from: DomainPowerState.Running),
-                DomainOperationKind.Pause => Ensure(domain, DomainPowerState.Paused, d => d.Suspend(), from: DomainPowerState.Running),
-                DomainOperationKind.Resume => Ensure(domain, DomainPowerState.Running, d => d.Resume(), from: DomainPowerState.Paused),
+                DomainOperationKind.Reboot => Act(domain, d => d.Reboot(), from: DomainPowerState.Running, done: null),
+                DomainOperationKind.Pause => Act(domain, d => d.Suspend(), from: DomainPowerState.Running, done: DomainPowerState.Paused),
+                DomainOperationKind.Resume => Act(domain, d => d.Resume(), from: DomainPowerState.Paused, done: DomainPowerState.Running),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
                 DomainOperationKind.DetachDisk => DetachDisk(RequireDisk(command), domain),
                 DomainOperationKind.AttachNic => await AttachNicAsync(command, domain, cancellationToken),
@@ -232,7 +232,7 @@ public sealed class DomainOperations(
         if (existing is not null && command.DesiredPowerState == DomainPowerState.Running
             && PowerStateOf(existing.GetState().State) == DomainPowerState.Paused)
         {
-            return Ensure(existing, DomainPowerState.Running, d => d.Resume(), from: DomainPowerState.Paused);
+            return Act(existing, d => d.Resume(), from: DomainPowerState.Paused, done: DomainPowerState.Running);
         }
 
         return await CreateAsync(command, existing, cancellationToken);
@@ -395,7 +395,7 @@ public sealed class DomainOperations(
 
     private static DomainOutcome AfterCreate(RunDomainOperation command, LibvirtDomain domain) =>
         command.DesiredPowerState == DomainPowerState.Running
-            ? Ensure(domain, DomainPowerState.Running, d => d.Start(), from: DomainPowerState.Stopped)
+            ? Act(domain, d => d.Start(), from: DomainPowerState.Stopped, done: DomainPowerState.Running)
             : new DomainOutcome(true, PowerStateOf(domain.GetState().State));
 
     private async Task<DomainOutcome> DeleteAsync(Guid vmId, LibvirtDomain? domain, CancellationToken cancellationToken)
@@ -430,7 +430,7 @@ public sealed class DomainOperations(
             await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
         }
 
-        return Ensure(domain, DomainPowerState.Running, d => d.Start(), from: DomainPowerState.Stopped);
+        return Act(domain, d => d.Start(), from: DomainPowerState.Stopped, done: DomainPowerState.Running);
     }
 
     private async Task<DomainOutcome> AttachNicAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
@@ -536,47 +536,31 @@ public sealed class DomainOperations(
         command.Snapshot ?? throw new OperationFailure("INVALID_SPEC", $"a {command.Kind} operation needs its snapshot");
 
     /// <summary>
-    /// Brings the domain to <paramref name="wanted"/>: already there is done without acting (a repeat); from
-    /// <paramref name="from"/> (null: any state) it acts. Any other state is refused, and libvirt is not asked: a late
-    /// copy of an operation that another one has overtaken since (a forced stop supersedes a resume, and the resume's
-    /// redelivery then finds the domain stopped) must not act on what that one left, nor may an operation decided on a
-    /// state the control plane could not be sure of (after a timed-out stop, say).
+    /// Acts on the domain from the state <paramref name="from"/> (null: any). A domain already <paramref name="done"/> is a
+    /// repeat, a success without acting (null for an effect the state does not show, like a reboot's). Any other state is
+    /// refused, and libvirt is not asked: a late copy of an operation that another one has overtaken since (a forced stop
+    /// supersedes a resume, and the resume's redelivery then finds the domain stopped) must not act on what that one left,
+    /// nor may an operation decided on a state the control plane could not be sure of (after a timed-out stop, say).
     /// </summary>
-    private static DomainOutcome Ensure(LibvirtDomain domain, DomainPowerState wanted, Action<LibvirtDomain> act, DomainPowerState? from = null)
+    private static DomainOutcome Act(LibvirtDomain domain, Action<LibvirtDomain> act, DomainPowerState? from, DomainPowerState? done)
     {
         var state = PowerStateOf(domain.GetState().State);
-        if (state == wanted)
+        if (state == done)
         {
             return new DomainOutcome(true, state);
         }
 
-        if (from is { } only && state != only)
+        if (from is { } needed && state != needed)
         {
-            return WrongState(domain, state, only);
+            return DomainOutcome.Fail(state, "INVALID_POWER_STATE",
+                $"domain {domain.Name} is {Name(state)} on this host, not {Name(needed)} as this operation needs; nothing was done");
         }
 
         act(domain);
         return new DomainOutcome(true, PowerStateOf(domain.GetState().State));
     }
-
-    private static DomainOutcome WrongState(LibvirtDomain domain, DomainPowerState state, DomainPowerState needed) =>
-        DomainOutcome.Fail(state, "INVALID_POWER_STATE",
-            $"domain {domain.Name} is {Name(state)} on this host, not {Name(needed)} as this operation needs; nothing was done");
 
     private static string Name(DomainPowerState state) => state.ToString().ToUpperInvariant();
-
-    /// <summary>Acts whatever the state shows (a reboot leaves no trace in it), but only from <paramref name="from"/>.</summary>
-    private static DomainOutcome Act(LibvirtDomain domain, Action<LibvirtDomain> act, DomainPowerState from)
-    {
-        var state = PowerStateOf(domain.GetState().State);
-        if (state != from)
-        {
-            return WrongState(domain, state, from);
-        }
-
-        act(domain);
-        return new DomainOutcome(true, PowerStateOf(domain.GetState().State));
-    }
 
     /// <summary>Asks the guest to shut down and waits for it, up to just before the deadline.</summary>
     private async Task<DomainOutcome> ShutdownAsync(LibvirtDomain domain, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
