@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Quantixkvm.Testing;
 
 namespace Quantixkvm.EndToEnd.Tests;
@@ -25,6 +26,25 @@ public class GuestPlatform : Platform
         await PrepareHostAsync(daemon);
         ConsoleFolder = Path.Combine(daemon.Root, "consoles");
         PoolFolder = Path.Combine(daemon.Root, "pools", "local");
+    }
+
+    /// <summary>
+    /// The guest image imported, through the API, into a dir pool "local" on this platform's host (made by the same call);
+    /// returns the pool's and the image volume's ids.
+    /// </summary>
+    public async Task<(string PoolId, string ImageId)> ImportGuestImageAsync(TimeSpan timeout)
+    {
+        var hostId = (await Api.DataAsync("{ hosts { id name } }"))["hosts"]!.AsArray()
+            .Single(h => h!["name"]!.GetValue<string>() == HostName)!["id"]!.GetValue<string>();
+        var pool = await StorageOperationSucceededAsync(
+            "mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { operation { id } pool { id } } }",
+            new { input = new { name = "local", kind = "DIR", hostId, path = PoolFolder } }, "createStoragePool", timeout);
+        var poolId = pool["pool"]!["id"]!.GetValue<string>();
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(GuestImage)));
+        var image = await StorageOperationSucceededAsync(
+            "mutation($input: ImportImageInput!) { importImage(input: $input) { operation { id } volume { id } } }",
+            new { input = new { poolId, name = "busybox", url = new Uri(GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage", timeout);
+        return (poolId, image["volume"]!["id"]!.GetValue<string>());
     }
 
     /// <summary>The folders an agent on <paramref name="daemon"/> gives its QEMU: consoles and seeds.</summary>

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Quantixkvm.Testing;
 
@@ -128,19 +127,10 @@ public sealed class OverlayGuestTests(OverlayGuestPlatform platform) : IClassFix
     /// <summary>A stopped VM made from the guest image (imported into a pool, a template).</summary>
     private async Task<string> GuestVmAsync(string name)
     {
-        var hostId = (await App.DataAsync("{ hosts { id name } }"))["hosts"]!.AsArray()
-            .Single(h => h!["name"]!.GetValue<string>() == platform.HostName)!["id"]!.GetValue<string>();
-        var pool = await platform.StorageOperationSucceededAsync(
-            "mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { operation { id } pool { id } } }",
-            new { input = new { name = "local", kind = "DIR", hostId, path = platform.PoolFolder } }, "createStoragePool", Boot);
-        var poolId = pool["pool"]!["id"]!.GetValue<string>();
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(platform.GuestImage)));
-        var image = await platform.StorageOperationSucceededAsync(
-            "mutation($input: ImportImageInput!) { importImage(input: $input) { operation { id } volume { id } } }",
-            new { input = new { poolId, name = "busybox", url = new Uri(platform.GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage", Boot);
+        var (_, imageId) = await platform.ImportGuestImageAsync(Boot);
         var templateId = (await App.DataAsync(
             "mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { id } }",
-            new { input = new { name = "busybox-net", vcpus = 1, memoryMiB = 128, imageId = image["volume"]!["id"]!.GetValue<string>() } }))
+            new { input = new { name = "busybox-net", vcpus = 1, memoryMiB = 128, imageId } }))
             ["createTemplate"]!["id"]!.GetValue<string>();
         var created = (await App.DataAsync(
             "mutation($input: CreateVmFromTemplateInput!) { createVmFromTemplate(input: $input) { operation { id } vm { id } } }",

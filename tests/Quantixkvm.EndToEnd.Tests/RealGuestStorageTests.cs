@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Quantixkvm.Testing;
 
@@ -19,19 +18,7 @@ public sealed class RealGuestStorageTests(GuestPlatform platform)
     public async Task a_guest_made_from_an_imported_image_boots_sees_its_seed_and_a_hot_plugged_disk_and_survives_snapshot_and_revert()
     {
         var api = platform.Api;
-        var hostId = (await api.DataAsync("{ hosts { id name } }"))["hosts"]!.AsArray()
-            .Single(h => h!["name"]!.GetValue<string>() == platform.HostName)!["id"]!.GetValue<string>();
-
-        var pool = await platform.StorageOperationSucceededAsync(
-            "mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { operation { id } pool { id } } }",
-            new { input = new { name = "local", kind = "DIR", hostId, path = platform.PoolFolder } }, "createStoragePool", Boot);
-        var poolId = pool["pool"]!["id"]!.GetValue<string>();
-
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(platform.GuestImage)));
-        var image = await platform.StorageOperationSucceededAsync(
-            "mutation($input: ImportImageInput!) { importImage(input: $input) { operation { id } volume { id } } }",
-            new { input = new { poolId, name = "busybox", url = new Uri(platform.GuestImage).AbsoluteUri, sha256, format = "RAW" } }, "importImage", Boot);
-        var imageId = image["volume"]!["id"]!.GetValue<string>();
+        var (poolId, imageId) = await platform.ImportGuestImageAsync(Boot);
         var imported = (await api.DataAsync("query($id: ID!) { volume(id: $id) { status sizeBytes isImage path } }", new { id = imageId }))["volume"]!;
         imported["status"]!.GetValue<string>().ShouldBe("READY");
         imported["sizeBytes"]!.GetValue<long>().ShouldBe(new FileInfo(platform.GuestImage).Length);
