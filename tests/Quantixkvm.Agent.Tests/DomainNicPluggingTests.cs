@@ -4,6 +4,7 @@ using Quantixkvm.Agent.Tests.Networking;
 using Quantixkvm.Agent.Tests.Support;
 using Quantixkvm.Contracts;
 using Quantixkvm.Libvirt;
+using Quantixkvm.Testing;
 using static Quantixkvm.Agent.Tests.Support.TestHypervisor;
 
 namespace Quantixkvm.Agent.Tests;
@@ -50,7 +51,7 @@ public sealed class DomainNicPluggingTests : IClassFixture<HostNetworks>, IAsync
             PlugMode = plugMode,
             TapOwner = tapOwner ?? TapOwner,
             OvsDb = _host.Vswitch.UnixEndpoint,
-            IpCommandPrefix = [.. HostNetworks.Privilege, "ip", "netns", "exec", _host.Namespace],
+            IpCommandPrefix = [.. HostCommand.Privilege, "ip", "netns", "exec", _host.Namespace],
         },
     };
 

@@ -17,8 +17,8 @@ internal sealed class ExistingTap : IAsyncDisposable
         var tap = new ExistingTap($"qkt{Guid.NewGuid():N}"[..15]);
         // Under root the test daemon runs as quantixkvm (LibvirtDaemon); otherwise as the test's own user.
         string owner = Environment.UserName == "root" ? "quantixkvm" : Environment.UserName;
-        await RequireAsync("tuntap", "add", "dev", tap.Name, "mode", "tap", "user", owner);
-        await RequireAsync("link", "set", "dev", tap.Name, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), "up");
+        await LinuxBridge.RequireAsync("tuntap", "add", "dev", tap.Name, "mode", "tap", "user", owner);
+        await LinuxBridge.RequireAsync("link", "set", "dev", tap.Name, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), "up");
         return tap;
     }
 
@@ -37,13 +37,4 @@ internal sealed class ExistingTap : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await LinuxBridge.IpAsync("link", "delete", "dev", Name);
-
-    private static async Task RequireAsync(params string[] arguments)
-    {
-        (int exitCode, _, string errors) = await LinuxBridge.IpAsync(arguments);
-        if (exitCode != 0)
-        {
-            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed: {errors.Trim()}");
-        }
-    }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Quantixkvm.Testing;
 
 namespace Quantixkvm.Libvirt.Tests;
 
@@ -25,7 +25,7 @@ internal sealed class LinuxBridge : IAsyncDisposable
             if (exitCode == 0)
             {
                 var bridge = new LinuxBridge(name);
-                await bridge.RequireAsync("link", "set", name, "up");
+                await RequireAsync("link", "set", name, "up");
                 return bridge;
             }
 
@@ -48,37 +48,13 @@ internal sealed class LinuxBridge : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await IpAsync("link", "delete", Name, "type", "bridge");
 
-    private async Task<string> RequireAsync(params string[] arguments)
-    {
-        (int exitCode, string output, string errors) = await IpAsync(arguments);
-        return exitCode == 0
-            ? output
-            : throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed: {errors.Trim()}");
-    }
+    /// <summary>Runs `ip` and returns its output; a non-zero exit fails with the command and what it said.</summary>
+    internal static Task<string> RequireAsync(params string[] arguments) => HostCommand.RunCheckedAsync("ip", arguments);
 
     /// <summary>Runs `ip` (through <c>sudo -n</c> when not root) and returns what it said, whatever its exit code.</summary>
     internal static async Task<(int ExitCode, string Output, string Errors)> IpAsync(params string[] arguments)
     {
-        var start = new ProcessStartInfo(Environment.UserName == "root" ? "ip" : "sudo")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        if (Environment.UserName != "root")
-        {
-            start.ArgumentList.Add("-n");
-            start.ArgumentList.Add("ip");
-        }
-
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("ip did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, (await output).Trim(), await errors);
+        var result = await HostCommand.RunAsync("ip", arguments);
+        return (result.ExitCode, result.Output.Trim(), result.Error);
     }
 }

@@ -9,10 +9,9 @@ namespace Quantixkvm.Network.Tests;
 /// </summary>
 public sealed class IpLinkTests : IAsyncLifetime
 {
-    private static readonly string[] Privilege = Environment.UserName == "root" ? [] : ["sudo", "-n"];
     private readonly string _namespace = "qkvm-t-" + Guid.NewGuid().ToString("N")[..8];
 
-    private IpLink Ip => IpLink.InNamespace(_namespace, Privilege);
+    private IpLink Ip => IpLink.InNamespace(_namespace, HostCommand.Privilege);
 
     public Task InitializeAsync() => RunAsync(["ip", "netns", "add", _namespace]);
 
@@ -140,7 +139,7 @@ public sealed class IpLinkTests : IAsyncLifetime
     {
         await Ip.EnsureBridgeAsync("br-q5", 1500);
 
-        (await new IpLink(Privilege).GetAsync("br-q5")).ShouldBeNull();
+        (await new IpLink(HostCommand.Privilege).GetAsync("br-q5")).ShouldBeNull();
     }
 
     private Task<string> InNamespaceAsync(params string[] command) => RunAsync(["ip", "netns", "exec", _namespace, .. command]);

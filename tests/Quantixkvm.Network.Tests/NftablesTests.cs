@@ -7,10 +7,9 @@ namespace Quantixkvm.Network.Tests;
 /// <summary>Nftables inside a private network namespace per test, so the host's own ruleset is never touched.</summary>
 public sealed class NftablesTests : IAsyncLifetime
 {
-    private static readonly string[] Privilege = Environment.UserName == "root" ? [] : ["sudo", "-n"];
     private readonly string _namespace = "qkvm-f-" + Guid.NewGuid().ToString("N")[..8];
 
-    private Nftables Nft => Nftables.InNamespace(_namespace, Privilege);
+    private Nftables Nft => Nftables.InNamespace(_namespace, HostCommand.Privilege);
 
     public Task InitializeAsync() => HostCommand.RunCheckedAsync("ip", ["netns", "add", _namespace]);
 

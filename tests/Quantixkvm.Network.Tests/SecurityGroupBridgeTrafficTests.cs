@@ -16,8 +16,6 @@ public sealed class SecurityGroupBridgeTrafficTests : SecurityGroupTrafficContra
 {
     protected override string Bridge => "br-sg";
 
-    private static readonly string[] Privilege = Environment.UserName == "root" ? [] : ["sudo", "-n"];
-
     private readonly string _switch = "qkvm-s-" + Guid.NewGuid().ToString("N")[..8];
     private bool _switchAdded;
 
@@ -30,7 +28,7 @@ public sealed class SecurityGroupBridgeTrafficTests : SecurityGroupTrafficContra
             // Off for the whole namespace, so that what filters is the bridge's own setting, which the agent turns on.
             await HostCommand.RunCheckedAsync(
                 "ip", ["netns", "exec", _switch, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"]);
-            var ip = IpLink.InNamespace(_switch, Privilege);
+            var ip = IpLink.InNamespace(_switch, HostCommand.Privilege);
             await ip.EnsureBridgeAsync(Bridge, 1500);
             (await ip.EnsureBridgeNetfilterAsync(Bridge)).ShouldBeTrue();
             (await ip.EnsureBridgeNetfilterAsync(Bridge)).ShouldBeFalse("already on");
@@ -61,6 +59,6 @@ public sealed class SecurityGroupBridgeTrafficTests : SecurityGroupTrafficContra
     }
 
     protected override async Task ApplyAsync(IReadOnlyList<BridgePort> ports, ILookup<Guid, IPAddress> members, params SecurityGroup[] groups) =>
-        await Nftables.InNamespace(_switch, Privilege).EnsureTableAsync(
+        await Nftables.InNamespace(_switch, HostCommand.Privilege).EnsureTableAsync(
             SecurityGroupNftables.Family, SecurityGroupNftables.Table, SecurityGroupNftables.Ruleset(ports, groups, members));
 }

@@ -9,6 +9,9 @@ namespace Quantixkvm.Testing;
 /// </summary>
 public static class HostCommand
 {
+    /// <summary>What goes before a root-only tool run as another user: <c>sudo -n</c>; nothing when already root.</summary>
+    public static readonly string[] Privilege = Environment.IsPrivilegedProcess ? [] : ["sudo", "-n"];
+
     /// <summary>Long enough for any of these tools on a busy machine; only a hung one reaches it.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
 

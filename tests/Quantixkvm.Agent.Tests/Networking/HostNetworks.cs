@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -16,8 +15,6 @@ namespace Quantixkvm.Agent.Tests.Networking;
 /// </summary>
 public sealed class HostNetworks : IAsyncLifetime
 {
-    public static readonly string[] Privilege = Environment.UserName == "root" ? [] : ["sudo", "-n"];
-
     private OvsdbServer? _vswitch;
     private OvsdbServer? _northbound;
     private bool _namespaceAdded;
@@ -32,9 +29,9 @@ public sealed class HostNetworks : IAsyncLifetime
 
     public OvsdbServer Northbound => _northbound ?? throw new InvalidOperationException("not started");
 
-    public IpLink Ip => IpLink.InNamespace(Namespace, Privilege);
+    public IpLink Ip => IpLink.InNamespace(Namespace, HostCommand.Privilege);
 
-    public Nftables Nft => Nftables.InNamespace(Namespace, Privilege);
+    public Nftables Nft => Nftables.InNamespace(Namespace, HostCommand.Privilege);
 
     public async Task InitializeAsync()
     {
@@ -43,7 +40,7 @@ public sealed class HostNetworks : IAsyncLifetime
             _vswitch = await OvsdbServer.StartAsync(OvsdbServer.VswitchSchema);
             await _vswitch.ToolAsync("ovs-vsctl", "init");
             _northbound = await OvsdbServer.StartAsync(OvsdbServer.NorthboundSchema);
-            await RunAsync([.. Privilege, "ip", "netns", "add", Namespace]);
+            await HostCommand.RunCheckedAsync("ip", ["netns", "add", Namespace]);
             _namespaceAdded = true;
         }
         catch
@@ -57,7 +54,7 @@ public sealed class HostNetworks : IAsyncLifetime
     {
         if (_namespaceAdded)
         {
-            await RunAsync([.. Privilege, "ip", "netns", "delete", Namespace]);
+            await HostCommand.RunCheckedAsync("ip", ["netns", "delete", Namespace]);
             _namespaceAdded = false;
         }
 
@@ -94,22 +91,5 @@ public sealed class HostNetworks : IAsyncLifetime
         Vswitch.ToolAsync("ovs-vsctl", "add-br", NetworkKinds.OvnIntegrationBridge, "--", "set", "Bridge", NetworkKinds.OvnIntegrationBridge, "datapath_type=netdev");
 
     /// <summary>Runs a command inside the namespace (e.g. `ip link ...`) and returns its output.</summary>
-    public Task<string> InNamespaceAsync(params string[] command) => RunAsync([.. Privilege, "ip", "netns", "exec", Namespace, .. command]);
-
-    private static async Task<string> RunAsync(string[] command)
-    {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in command.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0
-            ? await output
-            : throw new InvalidOperationException($"{string.Join(' ', command)} failed: {await error}");
-    }
+    public Task<string> InNamespaceAsync(params string[] command) => HostCommand.RunCheckedAsync("ip", ["netns", "exec", Namespace, .. command]);
 }

@@ -15,7 +15,6 @@ namespace Quantixkvm.Agent.Tests.Networking;
 /// </summary>
 public sealed class OvsFirewallRealizerTests : IAsyncLifetime
 {
-    private static readonly string[] Privilege = Environment.UserName == "root" ? [] : ["sudo", "-n"];
     private OvnStack? _stack;
 
     private OvnStack Stack => _stack ?? throw new InvalidOperationException("not started");
@@ -89,8 +88,8 @@ public sealed class OvsFirewallRealizerTests : IAsyncLifetime
     private NetworkRealizer Realizer() =>
         new(
             Options.Create(new AgentOptions { HostName = "ovsf-" + Guid.NewGuid().ToString("N")[..8], Network = new NetworkOptions { OvsDb = Stack.OvsDb } }),
-            IpLink.InNamespace(Stack.SwitchNamespace, Privilege),
-            Nftables.InNamespace(Stack.SwitchNamespace, Privilege),
+            IpLink.InNamespace(Stack.SwitchNamespace, HostCommand.Privilege),
+            Nftables.InNamespace(Stack.SwitchNamespace, HostCommand.Privilege),
             TimeProvider.System,
             NullLogger<NetworkRealizer>.Instance);
 
