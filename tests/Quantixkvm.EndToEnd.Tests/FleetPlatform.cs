@@ -23,7 +23,14 @@ public sealed class FleetHost(string name, LibvirtDaemon daemon, PlatformProcess
             {
                 if (domain.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(domain.Name[5..], "N", out var vmId))
                 {
-                    domains[vmId] = domain.GetState().State == DomainState.Running;
+                    try
+                    {
+                        domains[vmId] = domain.GetState().State == DomainState.Running;
+                    }
+                    catch (DomainNotFoundException)
+                    {
+                        // Listed, then gone before its state was read: a migration's source or a delete finished in between.
+                    }
                 }
             }
         }
