@@ -88,11 +88,18 @@ public sealed partial class Invariants(FaultPlatform platform)
         {
             using (domain)
             {
-                var metadata = DomainXml.ReadMetadata(domain.GetXml());
-                Guid? vmId = metadata.TryGetValue("vm-id", out var id) && Guid.TryParse(id, out var fromMetadata) ? fromMetadata
-                    : domain.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(domain.Name[5..], "N", out var fromName) ? fromName
-                    : null;
-                facts.Add(new DomainFact(domain.Name, domain.Uuid, vmId, PowerStateOf(domain.GetState().State)));
+                try
+                {
+                    var metadata = DomainXml.ReadMetadata(domain.GetXml());
+                    Guid? vmId = metadata.TryGetValue("vm-id", out var id) && Guid.TryParse(id, out var fromMetadata) ? fromMetadata
+                        : domain.Name.StartsWith("qkvm-", StringComparison.Ordinal) && Guid.TryParseExact(domain.Name[5..], "N", out var fromName) ? fromName
+                        : null;
+                    facts.Add(new DomainFact(domain.Name, domain.Uuid, vmId, PowerStateOf(domain.GetState().State)));
+                }
+                catch (DomainNotFoundException)
+                {
+                    // Undefined between the listing and the read: no longer on the host.
+                }
             }
         }
 
