@@ -30,6 +30,8 @@ public sealed unsafe class LibvirtDomain : IDisposable
 
     private const uint XmlInactive = 1 << 1;  // VIR_DOMAIN_XML_INACTIVE
 
+    private const int MetadataElement = 2;    // VIR_DOMAIN_METADATA_ELEMENT
+
     private readonly DomainHandle handle;
 
     private LibvirtDomain(DomainHandle handle, Guid uuid, string name)
@@ -120,6 +122,42 @@ public sealed unsafe class LibvirtDomain : IDisposable
         }
 
         return NativeMethods.TakeString(xml)!;
+    }
+
+    /// <summary>
+    /// Stores an element of the caller's own XML namespace in the domain's <c>&lt;metadata&gt;</c>, replacing the one
+    /// already there for that namespace, or removes it when <paramref name="elementXml"/> is null
+    /// (<c>virDomainSetMetadata</c>, <c>VIR_DOMAIN_METADATA_ELEMENT</c>). With <paramref name="live"/> it goes into the
+    /// running domain's configuration, with <paramref name="config"/> into the persistent definition; with neither, into
+    /// the domain's current state.
+    /// </summary>
+    public void SetMetadataElement(string namespaceUri, string prefix, string? elementXml, bool live, bool config)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(namespaceUri);
+        ArgumentException.ThrowIfNullOrWhiteSpace(prefix);
+        ThrowIfDisposed();
+        LibvirtRuntime.Check(
+            NativeMethods.virDomainSetMetadata(handle, MetadataElement, elementXml, elementXml is null ? null : prefix, namespaceUri, AffectFlags(live, config)),
+            "virDomainSetMetadata");
+    }
+
+    /// <summary>
+    /// The domain's metadata element of that XML namespace, or null when it has none (<c>virDomainGetMetadata</c>,
+    /// <c>VIR_ERR_NO_DOMAIN_METADATA</c>): from the current configuration (a running domain's live one), or with
+    /// <paramref name="inactive"/> from the persistent definition.
+    /// </summary>
+    public string? GetMetadataElement(string namespaceUri, bool inactive = false)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(namespaceUri);
+        ThrowIfDisposed();
+        byte* xml = NativeMethods.virDomainGetMetadata(handle, MetadataElement, namespaceUri, inactive ? AffectConfig : 0);
+        if (xml != null)
+        {
+            return NativeMethods.TakeString(xml);
+        }
+
+        LibvirtException error = LibvirtRuntime.TakeLastError("virDomainGetMetadata");
+        return error.ErrorCode == LibvirtErrorCode.NoDomainMetadata ? null : throw error;
     }
 
     /// <summary>

@@ -159,6 +159,30 @@ public sealed class DomainOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task a_reboot_redelivered_to_a_restarted_agent_does_not_reboot_the_guest_again_but_the_next_reboot_does()
+    {
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, DomainPowerState.Running);
+        var reboot = Command(DomainOperationKind.Reboot, vmId, InAMinute);
+        (await RunAsync(reboot)).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningBooted));
+        using (var domain = _libvirt.FindDomain(vmId)!)
+        {
+            // Back to UNPAUSED, so that a second reboot would show as BOOTED again.
+            domain.Suspend();
+            domain.Resume();
+        }
+
+        var restarted = AgentParts.Domains(new HypervisorConnection(_libvirt), _clock);
+        (await restarted.RunAsync(reboot, TimeSpan.FromSeconds(1), CancellationToken.None)).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningUnpaused), "the redelivered reboot must not reboot the guest again");
+
+        (await restarted.RunAsync(Command(DomainOperationKind.Reboot, vmId, InAMinute), TimeSpan.FromSeconds(1), CancellationToken.None))
+            .ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningBooted), "another reboot operation reboots");
+    }
+
+    [Fact]
     public async Task a_graceful_stop_shuts_the_guest_down_rather_than_powering_it_off()
     {
         var vmId = NewVm();

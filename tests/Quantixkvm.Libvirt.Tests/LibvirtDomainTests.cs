@@ -83,6 +83,27 @@ public sealed class LibvirtDomainTests : IDisposable
     }
 
     [Fact]
+    public void a_metadata_element_set_on_the_running_domain_is_read_back_there_replaced_and_removed_and_never_reaches_the_definition()
+    {
+        const string uri = "https://example.test/xmlns/mark/1";
+        using LibvirtDomain domain = Define(TestDriver.NewSpec(metadata: new Dictionary<string, string> { ["vm-id"] = "kept" }));
+        domain.Start();
+        domain.GetMetadataElement(uri).ShouldBeNull();
+
+        domain.SetMetadataElement(uri, "mark", "<mark id=\"first\"/>", live: true, config: false);
+        domain.SetMetadataElement(uri, "mark", "<mark id=\"second\"/>", live: true, config: false);
+
+        XElement live = XElement.Parse(domain.GetMetadataElement(uri).ShouldNotBeNull());
+        live.Name.LocalName.ShouldBe("mark");
+        live.Attribute("id")!.Value.ShouldBe("second");
+        domain.GetMetadataElement(uri, inactive: true).ShouldBeNull();
+        DomainXml.ReadMetadata(domain.GetXml()).ShouldContainKeyAndValue("vm-id", "kept", "the element of another namespace stays");
+
+        domain.SetMetadataElement(uri, "mark", null, live: true, config: false);
+        domain.GetMetadataElement(uri).ShouldBeNull();
+    }
+
+    [Fact]
     public void a_domain_goes_through_its_whole_lifecycle_with_the_state_libvirt_reports_at_each_step()
     {
         using LibvirtDomain domain = Define(TestDriver.NewSpec());

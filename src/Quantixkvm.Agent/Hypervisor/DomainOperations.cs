@@ -69,7 +69,7 @@ public sealed class DomainOperations(
                 DomainOperationKind.Start => await StartAsync(command, domain, cancellationToken),
                 DomainOperationKind.Stop when command.Force => Act(domain, d => d.Destroy(), from: null, done: DomainPowerState.Stopped),
                 DomainOperationKind.Stop => await ShutdownAsync(domain, command.Deadline - deadlineMargin, cancellationToken),
-                DomainOperationKind.Reboot => Act(domain, d => d.Reboot(), from: DomainPowerState.Running, done: null),
+                DomainOperationKind.Reboot => Act(domain, d => RebootOnce(d, command.OperationId), from: DomainPowerState.Running, done: null),
                 DomainOperationKind.Pause => Act(domain, d => d.Suspend(), from: DomainPowerState.Running, done: DomainPowerState.Paused),
                 DomainOperationKind.Resume => Act(domain, d => d.Resume(), from: DomainPowerState.Paused, done: DomainPowerState.Running),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
@@ -558,6 +558,22 @@ public sealed class DomainOperations(
 
         act(domain);
         return new DomainOutcome(true, PowerStateOf(domain.GetState().State));
+    }
+
+    /// <summary>
+    /// A reboot leaves no trace in the domain's state, so its operation is marked on the running domain first: a copy
+    /// redelivered after an agent restart finds the mark and does not reboot the guest again. An agent killed between
+    /// the mark and the reboot loses that reboot, which keeps it at most once, as every operation is.
+    /// </summary>
+    private static void RebootOnce(LibvirtDomain domain, Guid operationId)
+    {
+        if (OperationMarks.LastOf(domain) == operationId)
+        {
+            return;
+        }
+
+        OperationMarks.Mark(domain, operationId);
+        domain.Reboot();
     }
 
     private static string Name(DomainPowerState state) => state.ToString().ToUpperInvariant();

@@ -107,6 +107,12 @@ internal static unsafe partial class NativeMethods
     internal static partial byte* virDomainGetXMLDesc(DomainHandle domain, uint flags);
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int virDomainSetMetadata(DomainHandle domain, int type, string? metadata, string? key, string uri, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial byte* virDomainGetMetadata(DomainHandle domain, int type, string uri, uint flags);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int virDomainAttachDeviceFlags(DomainHandle domain, string xml, uint flags);
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
