@@ -1,3 +1,4 @@
+using Quantixkvm.ControlPlane.Tests.Fleet;
 using Quantixkvm.ControlPlane.Tests.Support;
 
 namespace Quantixkvm.ControlPlane.Tests;
@@ -54,7 +55,9 @@ public sealed class HeartbeatTests(HeartbeatTests.ShortHeartbeatTimeout fixture)
         rejection["reason"]!.GetValue<string>().ShouldContain("heartbeat");
         error["message"]!.GetValue<string>().ShouldContain(agent.Name);
 
-        // A host that beats again is back in placement.
+        // A host that beats again is back in placement. Its silence is recorded first: ONLINE then means recovered.
+        await Eventually.WaitAsync(async () => (await api.HistoryAsync("host", agent.HostId.ToString())).Contains("host.unreachable.v1"),
+            "the liveness scan to record the host unreachable");
         agent.StartHeartbeats(TimeSpan.FromMilliseconds(250));
         await agent.WaitUntilAsync(fixture.App, "ONLINE");
         var created = await api.CreateVmAsync("somewhere", hostId: agent.HostId);

@@ -18,16 +18,20 @@ public sealed class LivenessWatcher(
 
     protected override string What => "Liveness scan";
 
-    protected override async Task RunAsync(IServiceProvider services, CancellationToken cancellationToken)
+    protected override async Task RunAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        await ScanAsync(services, await services.GetRequiredService<HostDirectory>().AllAsync(cancellationToken), cancellationToken);
+
+    /// <summary>Acts on one read of every host; a test hands it a read that a heartbeat has overtaken since.</summary>
+    internal async Task ScanAsync(IServiceProvider services, IReadOnlyList<HostSnapshot> hosts, CancellationToken cancellationToken)
     {
         var directory = services.GetRequiredService<HostDirectory>();
         var fleet = services.GetRequiredService<FleetCommands>();
         var now = Clock.GetUtcNow();
-        foreach (var host in await directory.AllAsync(cancellationToken))
+        foreach (var host in hosts)
         {
             var view = host.Host;
             var detection = directory.DetectionSecondsFor(host.Cluster);
-            if (view.Status == HostStatus.Online && host.Status == HostStatus.Unreachable)
+            if (view.Status == HostStatus.Online && host.Status == HostStatus.Unreachable && await StillSilentAsync(directory, view.Id, cancellationToken))
             {
                 await fleet.HostAsync(view.Id, ctx => new MarkHostUnreachable(ctx, host.LastHeartbeatAt, detection),
                     Metadata($"unreachable:{view.Id}:{view.Version}", view.Id), null, cancellationToken);
@@ -44,6 +48,14 @@ public sealed class LivenessWatcher(
             }
         }
     }
+
+    /// <summary>
+    /// Reads the host's liveness again just before it is marked unreachable: the scan read every host at its start, and a
+    /// heartbeat that arrived since (a host coming back, or a long scan of many hosts) must not be overruled by that
+    /// older read. A heartbeat arriving after this check is still caught: the next scan marks the host recovered.
+    /// </summary>
+    private static async Task<bool> StillSilentAsync(HostDirectory directory, Guid hostId, CancellationToken cancellationToken) =>
+        await directory.FindAsync(hostId, cancellationToken) is { Status: HostStatus.Unreachable, Host.Status: HostStatus.Online };
 
     private static CommandMetadata Metadata(string commandId, Guid hostId) => new(commandId, "system:liveness", hostId.ToString());
 }
