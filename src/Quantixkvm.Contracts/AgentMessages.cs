@@ -43,8 +43,9 @@ public sealed record DomainSpecification(Guid VmId, string Name, int Vcpus, int 
 /// Control plane → the host's own durable queue. <c>OperationId</c> is the agent's de-duplication key:
 /// the dispatcher delivers at least once. <c>Disks</c> is the VM's whole disk list (a create defines the
 /// domain with it); <c>Disk</c> the one an attach or detach concerns; <c>Snapshot</c> the one a snapshot
-/// operation concerns; <c>Nics</c> and <c>Nic</c> likewise for network interfaces. The optional fields are absent
-/// in older messages.
+/// operation concerns; <c>Nics</c> and <c>Nic</c> likewise for network interfaces. <c>Sequence</c> numbers the VM's
+/// operations in the order they were requested, so the agent can refuse a late copy of one that a later operation has
+/// overtaken (0: unknown). The optional fields are absent in older messages.
 /// </summary>
 public sealed record RunDomainOperation(
     Guid OperationId,
@@ -62,7 +63,8 @@ public sealed record RunDomainOperation(
     CloudInitSeed? CloudInit = null,
     MigrationTarget? Migration = null,
     IReadOnlyList<NicAttachment>? Nics = null,
-    NicAttachment? Nic = null);
+    NicAttachment? Nic = null,
+    long Sequence = 0);
 
 /// <summary>
 /// Where a live migration goes: the target host's libvirt URI as its agent registered it (the source's libvirt

@@ -183,6 +183,60 @@ public sealed class DomainOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task a_late_copy_of_a_pause_that_a_later_resume_overtook_is_refused_as_superseded_without_pausing_again()
+    {
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, DomainPowerState.Running);
+        var pause = Command(DomainOperationKind.Pause, vmId, InAMinute) with { Sequence = 5 };
+        (await RunAsync(pause)).ShouldBe(new DomainOutcome(true, DomainPowerState.Paused));
+        (await RunAsync(Command(DomainOperationKind.Resume, vmId, InAMinute) with { Sequence = 6 })).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+
+        // The agent restarted before the pause's message was acknowledged: RabbitMQ delivers it again.
+        var restarted = AgentParts.Domains(new HypervisorConnection(_libvirt), _clock);
+        var late = await restarted.RunAsync(pause, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        late.Succeeded.ShouldBeFalse();
+        late.ErrorCode.ShouldBe("SUPERSEDED");
+        late.ErrorMessage.ShouldBe($"this is operation 5 of the VM, and its later operation 6 has acted on domain qkvm-{vmId:N} already; nothing was done");
+        StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningUnpaused));
+    }
+
+    [Fact]
+    public async Task the_mark_outlives_a_stop_so_a_late_start_does_not_start_the_domain_again()
+    {
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, DomainPowerState.Stopped);
+        var start = Command(DomainOperationKind.Start, vmId, InAMinute) with { Sequence = 2 };
+        (await RunAsync(start)).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        (await RunAsync(Command(DomainOperationKind.Stop, vmId, InAMinute, force: true) with { Sequence = 3 }))
+            .ShouldBe(new DomainOutcome(true, DomainPowerState.Stopped));
+
+        var late = await AgentParts.Domains(new HypervisorConnection(_libvirt), _clock).RunAsync(start, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        late.ErrorCode.ShouldBe("SUPERSEDED");
+        StateOf(_libvirt, vmId)!.Value.State.ShouldBe(DomainState.Shutoff);
+    }
+
+    [Fact]
+    public async Task an_operation_that_acted_before_a_restart_and_whose_effect_was_undone_since_by_hand_is_not_carried_out_again()
+    {
+        var vmId = NewVm();
+        Arrange(_libvirt, vmId, DomainPowerState.Running);
+        var pause = Command(DomainOperationKind.Pause, vmId, InAMinute) with { Sequence = 4 };
+        (await RunAsync(pause)).ShouldBe(new DomainOutcome(true, DomainPowerState.Paused));
+        using (var domain = _libvirt.FindDomain(vmId)!)
+        {
+            domain.Resume();
+        }
+
+        var again = await AgentParts.Domains(new HypervisorConnection(_libvirt), _clock).RunAsync(pause, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        again.ShouldBe(DomainOutcome.Fail(DomainPowerState.Running, "ACTED_BEFORE_RESTART",
+            $"this operation asked libvirt to act on domain qkvm-{vmId:N} before the agent restarted, and the domain is RUNNING now; it is not asked again"));
+        StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningUnpaused));
+    }
+
+    [Fact]
     public async Task a_graceful_stop_shuts_the_guest_down_rather_than_powering_it_off()
     {
         var vmId = NewVm();

@@ -39,9 +39,9 @@ public class AttachingAndDetachingDisks
         new VmDiskDetachRequested(Fixed.VmId, DetachOperation, Fixed.DataVolume),
     ];
 
-    private static VmOperationRequested Requested(OperationKind kind, string commandId, PowerState desired) =>
+    private static VmOperationRequested Requested(OperationKind kind, string commandId, PowerState desired, long sequence) =>
         new(Fixed.VmId, Fixed.OperationId(commandId), commandId, kind, Force: false, desired, Fixed.HostId, Fixed.Actor, Fixed.Now,
-            Fixed.Now + Fixed.Timeouts.Disk);
+            Fixed.Now + Fixed.Timeouts.Disk, sequence);
 
     [Fact]
     public void creating_a_vm_with_disks_names_them_vda_vdb_for_virtio_and_sda_for_sata()
@@ -62,7 +62,7 @@ public class AttachingAndDetachingDisks
                 new VmDiskAttached(Fixed.VmId, CreateOperation, new VmDisk(volumes[2], "vdb", DiskBus.Virtio, null, false), Fixed.Now),
                 new VmOperationRequested(
                     Fixed.VmId, CreateOperation, Fixed.CreateCommandId, OperationKind.Create, Force: false, PowerState.Stopped,
-                    Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Create))
+                    Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Create, Sequence: 1))
             .WithOperationId(CreateOperation);
     }
 
@@ -127,7 +127,7 @@ public class AttachingAndDetachingDisks
         VmSpec.Given(RunningWithDataDisk())
             .When(Cmd.Attach("attach-1", Fixed.SpareVolume))
             .ThenEvents(
-                Requested(OperationKind.AttachDisk, "attach-1", desired: PowerState.Running),
+                Requested(OperationKind.AttachDisk, "attach-1", desired: PowerState.Running, sequence: 3),
                 new VmDiskAttachRequested(Fixed.VmId, AttachOperation, Disk(Fixed.SpareVolume, "vdb")))
             .WithOperationId(AttachOperation);
     }
@@ -138,7 +138,7 @@ public class AttachingAndDetachingDisks
         VmSpec.Given(StoppedWithDataDisk())
             .When(Cmd.Attach("attach-1", Fixed.SpareVolume, DiskBus.Sata, bootOrder: 2))
             .ThenEvents(
-                Requested(OperationKind.AttachDisk, "attach-1", desired: PowerState.Stopped),
+                Requested(OperationKind.AttachDisk, "attach-1", desired: PowerState.Stopped, sequence: 2),
                 new VmDiskAttachRequested(Fixed.VmId, AttachOperation, Disk(Fixed.SpareVolume, "sda", DiskBus.Sata, bootOrder: 2)));
     }
 
@@ -325,7 +325,7 @@ public class AttachingAndDetachingDisks
         VmSpec.Given(StoppedWithDataDisk())
             .When(Cmd.Detach("detach-1", Fixed.DataVolume))
             .ThenEvents(
-                Requested(OperationKind.DetachDisk, "detach-1", desired: PowerState.Stopped),
+                Requested(OperationKind.DetachDisk, "detach-1", desired: PowerState.Stopped, sequence: 2),
                 new VmDiskDetachRequested(Fixed.VmId, DetachOperation, Fixed.DataVolume))
             .ThenState().Describe().ShouldBe("DETACHING_DISK");
     }

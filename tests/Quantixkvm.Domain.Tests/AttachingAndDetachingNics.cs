@@ -37,9 +37,9 @@ public class AttachingAndDetachingNics
         new VmNicDetachRequested(Fixed.VmId, DetachOperation, Nic.Primary.PortId),
     ];
 
-    private static VmOperationRequested Requested(OperationKind kind, string commandId, PowerState desired) =>
+    private static VmOperationRequested Requested(OperationKind kind, string commandId, PowerState desired, long sequence) =>
         new(Fixed.VmId, Fixed.OperationId(commandId), commandId, kind, Force: false, desired, Fixed.HostId, Fixed.Actor, Fixed.Now,
-            Fixed.Now + Fixed.Timeouts.Disk);
+            Fixed.Now + Fixed.Timeouts.Disk, sequence);
 
     [Fact]
     public void creating_a_vm_with_nics_attaches_them_under_the_create_operation()
@@ -54,7 +54,7 @@ public class AttachingAndDetachingNics
                 new VmNicAttached(Fixed.VmId, CreateOperation, second, Fixed.Now),
                 new VmOperationRequested(
                     Fixed.VmId, CreateOperation, Fixed.CreateCommandId, OperationKind.Create, Force: false, PowerState.Stopped,
-                    Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Create))
+                    Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Create, Sequence: 1))
             .WithOperationId(CreateOperation);
     }
 
@@ -115,7 +115,7 @@ public class AttachingAndDetachingNics
         VmSpec.Given(RunningWithNic())
             .When(Cmd.AttachNic("attach-nic-1", Nic.Spare))
             .ThenEvents(
-                Requested(OperationKind.AttachNic, "attach-nic-1", desired: PowerState.Running),
+                Requested(OperationKind.AttachNic, "attach-nic-1", desired: PowerState.Running, sequence: 3),
                 new VmNicAttachRequested(Fixed.VmId, AttachOperation, Nic.Spare))
             .WithOperationId(AttachOperation);
     }
@@ -224,7 +224,7 @@ public class AttachingAndDetachingNics
         VmSpec.Given(StoppedWithNic())
             .When(Cmd.DetachNic("detach-nic-1", Nic.Primary.PortId))
             .ThenEvents(
-                Requested(OperationKind.DetachNic, "detach-nic-1", desired: PowerState.Stopped),
+                Requested(OperationKind.DetachNic, "detach-nic-1", desired: PowerState.Stopped, sequence: 2),
                 new VmNicDetachRequested(Fixed.VmId, DetachOperation, Nic.Primary.PortId))
             .ThenState().Describe().ShouldBe("DETACHING_NIC");
     }

@@ -17,7 +17,7 @@ public class CreatingAVm
                 new VmOperationRequested(
                     Fixed.VmId, CreateOperation, Fixed.CreateCommandId, OperationKind.Create, Force: false,
                     DesiredPowerState: PowerState.Stopped, Fixed.HostId, Fixed.Actor, RequestedAt: Fixed.Now,
-                    Deadline: Fixed.Now + Fixed.Timeouts.Create))
+                    Deadline: Fixed.Now + Fixed.Timeouts.Create, Sequence: 1))
             .WithOperationId(CreateOperation);
     }
 
@@ -46,7 +46,7 @@ public class CreatingAVm
                 new VmOperationRequested(
                     Fixed.VmId, CreateOperation, Fixed.CreateCommandId, OperationKind.Create, Force: false,
                     DesiredPowerState: PowerState.Running, Fixed.HostId, Fixed.Actor, RequestedAt: Fixed.Now,
-                    Deadline: Fixed.Now + Fixed.Timeouts.Create));
+                    Deadline: Fixed.Now + Fixed.Timeouts.Create, Sequence: 1));
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public class DeletingAVm
             .When(Cmd.Delete("delete-1"))
             .ThenEvents(new VmOperationRequested(
                 Fixed.VmId, Fixed.OperationId("delete-1"), "delete-1", OperationKind.Delete, Force: false, PowerState.Stopped,
-                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Delete));
+                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Delete, Sequence: 2));
     }
 
     [Fact]

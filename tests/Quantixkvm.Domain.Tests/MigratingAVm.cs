@@ -25,7 +25,7 @@ public class MigratingAVm
             .When(Move.Live())
             .ThenEvents(
                 Move.Requested(MigrationMode.Live),
-                Move.Step(Migration, Move.CommandId, OperationKind.Migrate, false, PowerState.Running, Source))
+                Move.Step(Migration, Move.CommandId, OperationKind.Migrate, false, PowerState.Running, Source, sequence: 2))
             .WithOperationId(Migration);
     }
 
@@ -55,7 +55,7 @@ public class MigratingAVm
             .When(Move.Live())
             .ThenEvents(
                 Move.Requested(MigrationMode.Live),
-                Move.Step(Migration, Move.CommandId, OperationKind.Migrate, false, PowerState.Paused, Source));
+                Move.Step(Migration, Move.CommandId, OperationKind.Migrate, false, PowerState.Paused, Source, sequence: 3));
     }
 
     [Theory]
@@ -200,7 +200,7 @@ public class MigratingAVm
             .ThenEvents(
                 Move.Requested(MigrationMode.Cold),
                 ColdRelocation(Fixed.Now),
-                Move.Step(Migration, Move.CommandId, OperationKind.Recover, false, PowerState.Stopped, Target))
+                Move.Step(Migration, Move.CommandId, OperationKind.Recover, false, PowerState.Stopped, Target, sequence: 2))
             .WithOperationId(Migration);
     }
 
@@ -212,7 +212,7 @@ public class MigratingAVm
             .ThenEvents(
                 Move.Requested(MigrationMode.Cold, restartOnTarget: true),
                 ColdRelocation(Fixed.Now),
-                Move.Step(Migration, Move.CommandId, OperationKind.Recover, false, PowerState.Running, Target));
+                Move.Step(Migration, Move.CommandId, OperationKind.Recover, false, PowerState.Running, Target, sequence: 2));
     }
 
     [Fact]
@@ -263,7 +263,7 @@ public class MigratingAVm
             .When(Move.Cold(restartOnTarget: true))
             .ThenEvents(
                 Move.Requested(MigrationMode.Cold, restartOnTarget: true),
-                Move.Step(Migration, Move.CommandId, OperationKind.Stop, true, PowerState.Stopped, Source))
+                Move.Step(Migration, Move.CommandId, OperationKind.Stop, true, PowerState.Stopped, Source, sequence: 2))
             .WithOperationId(Migration)
             .ThenState();
 
@@ -291,7 +291,7 @@ public class MigratingAVm
                 new VmOperationSucceeded(Fixed.VmId, Migration, PowerState.Stopped, Fixed.Now),
                 ColdRelocation(Fixed.Now),
                 Move.Step(Move.RecoverStep, Move.CommandId + ":recover", OperationKind.Recover, false, PowerState.Running, Target,
-                    actor: "system:migration", timeout: OperationTimeouts.Default.Create))
+                    actor: "system:migration", timeout: OperationTimeouts.Default.Create, sequence: 3))
             .WithOperationId(Migration)
             .ThenState();
 

@@ -140,7 +140,7 @@ public class OperationDeadlines
             .When(Cmd.Start("start-2"))
             .ThenEvents(new VmOperationRequested(
                 Fixed.VmId, Fixed.OperationId("start-2"), "start-2", OperationKind.Start, false, PowerState.Running,
-                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Start));
+                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Start, Sequence: 3));
     }
 
     [Fact]

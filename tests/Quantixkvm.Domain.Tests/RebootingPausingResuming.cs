@@ -7,7 +7,7 @@ public class RebootingPausingResuming
 {
     private static VmOperationRequested Requested(string commandId, OperationKind kind, PowerState desired, TimeSpan timeout) =>
         new(Fixed.VmId, Fixed.OperationId(commandId), commandId, kind, Force: false, desired, Fixed.HostId, Fixed.Actor,
-            Fixed.Now, Fixed.Now + timeout);
+            Fixed.Now, Fixed.Now + timeout, Sequence: 2);
 
     [Fact]
     public void rebooting_a_running_vm_wants_it_running_again_within_the_reboot_deadline()

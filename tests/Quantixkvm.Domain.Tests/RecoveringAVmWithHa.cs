@@ -21,8 +21,8 @@ public class RecoveringAVmWithHa
 
     private static VmRelocated Relocated(DateTimeOffset? at = null) => new(Fixed.VmId, Fenced, NewHost, Reason, null, at ?? Fixed.Now);
 
-    private static VmOperationRequested RecoverRequested(PowerState desired, DateTimeOffset? at = null) =>
-        Move.Step(Recovery, HaCommandId, OperationKind.Recover, false, desired, NewHost, at);
+    private static VmOperationRequested RecoverRequested(PowerState desired, DateTimeOffset? at = null, long sequence = 0) =>
+        Move.Step(Recovery, HaCommandId, OperationKind.Recover, false, desired, NewHost, at, sequence: sequence);
 
     private static VmOperationFailed FailedByFencing(Guid operationId) =>
         new(Fixed.VmId, operationId, "HOST_FENCED", $"host {Fenced} was fenced before the operation finished", PowerState.Stopped, Fixed.Now);
@@ -34,7 +34,7 @@ public class RecoveringAVmWithHa
     {
         VmSpec.Given(Move.Running())
             .When(Recover())
-            .ThenEvents(Relocated(), RecoverRequested(PowerState.Running))
+            .ThenEvents(Relocated(), RecoverRequested(PowerState.Running, sequence: 2))
             .WithOperationId(Recovery);
     }
 
@@ -53,13 +53,13 @@ public class RecoveringAVmWithHa
     [Fact]
     public void a_paused_vm_comes_back_running()
     {
-        VmSpec.Given(Move.Paused()).When(Recover()).ThenEvents(Relocated(), RecoverRequested(PowerState.Running));
+        VmSpec.Given(Move.Paused()).When(Recover()).ThenEvents(Relocated(), RecoverRequested(PowerState.Running, sequence: 3));
     }
 
     [Fact]
     public void a_stopped_vm_is_only_defined_on_its_new_host()
     {
-        VmSpec.Given(Move.Stopped()).When(Recover()).ThenEvents(Relocated(), RecoverRequested(PowerState.Stopped));
+        VmSpec.Given(Move.Stopped()).When(Recover()).ThenEvents(Relocated(), RecoverRequested(PowerState.Stopped, sequence: 2));
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public class RecoveringAVmWithHa
     {
         VmSpec.Given([.. Move.Running(), Vm.Observed(PowerState.Stopped)])
             .When(Recover())
-            .ThenEvents(Relocated(), RecoverRequested(PowerState.Running));
+            .ThenEvents(Relocated(), RecoverRequested(PowerState.Running, sequence: 2));
     }
 
     [Fact]
@@ -128,7 +128,7 @@ public class RecoveringAVmWithHa
 
         var state = VmSpec.Given([.. Move.Running(), Vm.Requested(OperationKind.Reboot, "reboot-1", desired: PowerState.Running), Vm.Started("reboot-1")])
             .When(Recover())
-            .ThenEvents(FailedByFencing(reboot), Relocated(), RecoverRequested(PowerState.Running))
+            .ThenEvents(FailedByFencing(reboot), Relocated(), RecoverRequested(PowerState.Running, sequence: 3))
             .WithOperationId(Recovery)
             .ThenState();
 
@@ -141,7 +141,7 @@ public class RecoveringAVmWithHa
     {
         VmSpec.Given([.. Move.Running(), Vm.Requested(OperationKind.Stop, "stop-1")])
             .When(Recover())
-            .ThenEvents(FailedByFencing(Fixed.OperationId("stop-1")), Relocated(), RecoverRequested(PowerState.Stopped));
+            .ThenEvents(FailedByFencing(Fixed.OperationId("stop-1")), Relocated(), RecoverRequested(PowerState.Stopped, sequence: 3));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public class RecoveringAVmWithHa
                 FailedByFencing(attach),
                 new VmDiskDetached(Fixed.VmId, attach, Fixed.SpareVolume, "the VM's host was fenced", Fixed.Now),
                 Relocated(),
-                RecoverRequested(PowerState.Running));
+                RecoverRequested(PowerState.Running, sequence: 3));
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public class RecoveringAVmWithHa
                 FailedByFencing(Move.MigrationId),
                 new VmMigrationFailed(Fixed.VmId, Move.MigrationId, "the VM's host was fenced", Fixed.Now),
                 new VmRelocated(Fixed.VmId, Fenced, Host.Third, Reason, null, Fixed.Now),
-                RecoverRequested(PowerState.Running) with { HostId = Host.Third })
+                RecoverRequested(PowerState.Running, sequence: 3) with { HostId = Host.Third })
             .ThenState();
 
         state.HostId.ShouldBe(Host.Third);
@@ -184,7 +184,7 @@ public class RecoveringAVmWithHa
                 FailedByFencing(Move.MigrationId),
                 new VmMigrationFailed(Fixed.VmId, Move.MigrationId, "the VM's host was fenced", Fixed.Now),
                 Relocated(),
-                RecoverRequested(PowerState.Running));
+                RecoverRequested(PowerState.Running, sequence: 3));
     }
 
     [Fact]
@@ -196,7 +196,7 @@ public class RecoveringAVmWithHa
                 new VmOperationFailed(Fixed.VmId, Move.RecoverStep, "HOST_FENCED", $"host {Host.Target} was fenced before the operation finished", PowerState.Stopped, Fixed.Now),
                 new VmMigrationFailed(Fixed.VmId, Move.MigrationId, "the VM's host was fenced", Fixed.Now),
                 new VmRelocated(Fixed.VmId, Host.Target, Host.Third, "host kvm-02 was fenced", null, Fixed.Now),
-                RecoverRequested(PowerState.Running) with { HostId = Host.Third })
+                RecoverRequested(PowerState.Running, sequence: 4) with { HostId = Host.Third })
             .ThenState().HostId.ShouldBe(Host.Third);
     }
 
@@ -252,7 +252,7 @@ public class RecoveringAVmWithHa
     {
         var state = VmSpec.Given([.. Move.Running(), new VmRecoveryBlocked(Fixed.VmId, Fenced, "no host has 2048 MiB free", Fixed.Earlier)])
             .When(Recover())
-            .ThenEvents(Relocated(), RecoverRequested(PowerState.Running))
+            .ThenEvents(Relocated(), RecoverRequested(PowerState.Running, sequence: 2))
             .ThenState();
 
         state.RecoveryBlockedReason.ShouldBeNull();

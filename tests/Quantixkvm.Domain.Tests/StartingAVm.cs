@@ -12,7 +12,7 @@ public class StartingAVm
             .When(Cmd.Start("start-1"))
             .ThenEvents(new VmOperationRequested(
                 Fixed.VmId, Fixed.OperationId("start-1"), "start-1", OperationKind.Start, Force: false, PowerState.Running,
-                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Start))
+                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Start, Sequence: 2))
             .WithOperationId(Fixed.OperationId("start-1"));
     }
 

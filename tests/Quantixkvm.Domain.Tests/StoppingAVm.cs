@@ -12,7 +12,7 @@ public class StoppingAVm
             .When(Cmd.Stop("stop-1"))
             .ThenEvents(new VmOperationRequested(
                 Fixed.VmId, Fixed.OperationId("stop-1"), "stop-1", OperationKind.Stop, Force: false, PowerState.Stopped,
-                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Stop));
+                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.Stop, Sequence: 2));
     }
 
     [Fact]
@@ -22,7 +22,7 @@ public class StoppingAVm
             .When(Cmd.ForceStop("force-1"))
             .ThenEvents(new VmOperationRequested(
                 Fixed.VmId, Fixed.OperationId("force-1"), "force-1", OperationKind.Stop, Force: true, PowerState.Stopped,
-                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.ForceStop));
+                Fixed.HostId, Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.ForceStop, Sequence: 2));
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public class StoppingAVm
                     Fixed.Now),
                 new VmOperationRequested(
                     Fixed.VmId, newOperation, "force-1", OperationKind.Stop, Force: true, PowerState.Stopped, Fixed.HostId,
-                    Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.ForceStop))
+                    Fixed.Actor, Fixed.Now, Fixed.Now + Fixed.Timeouts.ForceStop, Sequence: 3))
             .WithOperationId(newOperation);
     }
 

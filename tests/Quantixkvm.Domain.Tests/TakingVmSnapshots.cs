@@ -11,9 +11,9 @@ public class TakingVmSnapshots
 {
     private static readonly Guid SnapshotOperation = Fixed.OperationId("snapshot-1");
 
-    private static VmOperationRequested Requested(OperationKind kind, string commandId) =>
+    private static VmOperationRequested Requested(OperationKind kind, string commandId, long sequence) =>
         new(Fixed.VmId, Fixed.OperationId(commandId), commandId, kind, Force: false, PowerState.Stopped, Fixed.HostId, Fixed.Actor, Fixed.Now,
-            Fixed.Now + Fixed.Timeouts.Snapshot);
+            Fixed.Now + Fixed.Timeouts.Snapshot, sequence);
 
     /// <summary>A stopped VM with a chain of snapshots: base ← patched ← tuned, "tuned" current.</summary>
     private static VmEvent[] Chain() =>
@@ -43,7 +43,7 @@ public class TakingVmSnapshots
         VmSpec.Given(Vm.IdleIn(observed))
             .When(Cmd.Snapshot("snapshot-1", "snap-1", "before the upgrade"))
             .ThenEvents(
-                Requested(OperationKind.CreateSnapshot, "snapshot-1"),
+                Requested(OperationKind.CreateSnapshot, "snapshot-1", sequence: 2),
                 new VmSnapshotRequested(Fixed.VmId, SnapshotOperation, OperationKind.CreateSnapshot, "snap-1", "before the upgrade", withMemory))
             .WithOperationId(SnapshotOperation)
             .ThenState().Describe().ShouldBe("SNAPSHOTTING");
@@ -137,7 +137,7 @@ public class TakingVmSnapshots
         VmSpec.Given(Chain())
             .When(Cmd.Revert("revert-1", "base"))
             .ThenEvents(
-                Requested(OperationKind.RevertSnapshot, "revert-1"),
+                Requested(OperationKind.RevertSnapshot, "revert-1", sequence: 5),
                 new VmSnapshotRequested(
                     Fixed.VmId, Fixed.OperationId("revert-1"), OperationKind.RevertSnapshot, "base", Fixed.SnapshotDescription, WithMemory: false))
             .ThenState().Describe().ShouldBe("REVERTING");
@@ -213,7 +213,7 @@ public class TakingVmSnapshots
         VmSpec.Given(Chain())
             .When(Cmd.DeleteSnapshot("delete-snapshot-1", "patched"))
             .ThenEvents(
-                Requested(OperationKind.DeleteSnapshot, "delete-snapshot-1"),
+                Requested(OperationKind.DeleteSnapshot, "delete-snapshot-1", sequence: 5),
                 new VmSnapshotRequested(
                     Fixed.VmId, Fixed.OperationId("delete-snapshot-1"), OperationKind.DeleteSnapshot, "patched", Fixed.SnapshotDescription, false))
             .ThenState().Describe().ShouldBe("DELETING_SNAPSHOT");

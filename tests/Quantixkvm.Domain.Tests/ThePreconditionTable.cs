@@ -54,13 +54,15 @@ public class ThePreconditionTable
         var row = TableCommands.For(command);
         var operationId = Fixed.OperationId(CommandId);
 
-        VmSpec.Given(row.History(Vm.IdleIn(observed)))
+        var history = row.History(Vm.IdleIn(observed));
+
+        VmSpec.Given(history)
             .When(row.Make(CommandId))
             .ThenEvents(
             [
                 new VmOperationRequested(
                     Fixed.VmId, operationId, CommandId, row.Kind, row.Force, row.DesiredAfter, Fixed.HostId, Fixed.Actor,
-                    RequestedAt: Fixed.Now, Deadline: Fixed.Now + row.Timeout),
+                    RequestedAt: Fixed.Now, Deadline: Fixed.Now + row.Timeout, Sequence: history.OfType<VmOperationRequested>().Count() + 1),
                 .. row.Expected(operationId, observed),
             ])
             .WithOperationId(operationId);

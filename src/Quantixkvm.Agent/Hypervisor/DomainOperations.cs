@@ -67,11 +67,12 @@ public sealed class DomainOperations(
                 _ when domain is null => DomainOutcome.Fail(DomainPowerState.Unknown, "DOMAIN_NOT_FOUND",
                     $"domain {DomainName(vmId)} is not defined on this host"),
                 DomainOperationKind.Start => await StartAsync(command, domain, cancellationToken),
-                DomainOperationKind.Stop when command.Force => Act(domain, d => d.Destroy(), from: null, done: DomainPowerState.Stopped),
-                DomainOperationKind.Stop => await ShutdownAsync(domain, command.Deadline - deadlineMargin, cancellationToken),
-                DomainOperationKind.Reboot => Act(domain, d => RebootOnce(d, command.OperationId), from: DomainPowerState.Running, done: null),
-                DomainOperationKind.Pause => Act(domain, d => d.Suspend(), from: DomainPowerState.Running, done: DomainPowerState.Paused),
-                DomainOperationKind.Resume => Act(domain, d => d.Resume(), from: DomainPowerState.Paused, done: DomainPowerState.Running),
+                DomainOperationKind.Stop when command.Force =>
+                    InTurn(command, domain, d => d.Destroy(), from: null, done: DomainPowerState.Stopped, aim: DomainPowerState.Stopped),
+                DomainOperationKind.Stop => await ShutdownAsync(command, domain, command.Deadline - deadlineMargin, cancellationToken),
+                DomainOperationKind.Reboot => InTurn(command, domain, d => d.Reboot(), from: DomainPowerState.Running, done: null, aim: DomainPowerState.Running),
+                DomainOperationKind.Pause => InTurn(command, domain, d => d.Suspend(), from: DomainPowerState.Running, done: DomainPowerState.Paused, aim: DomainPowerState.Paused),
+                DomainOperationKind.Resume => InTurn(command, domain, d => d.Resume(), from: DomainPowerState.Paused, done: DomainPowerState.Running, aim: DomainPowerState.Running),
                 DomainOperationKind.AttachDisk => AttachDisk(RequireDisk(command), domain),
                 DomainOperationKind.DetachDisk => DetachDisk(RequireDisk(command), domain),
                 DomainOperationKind.AttachNic => await AttachNicAsync(command, domain, cancellationToken),
@@ -430,7 +431,7 @@ public sealed class DomainOperations(
             await nics.PlugAllAsync(command.Domain.VmId, command.Nics, cancellationToken);
         }
 
-        return Act(domain, d => d.Start(), from: DomainPowerState.Stopped, done: DomainPowerState.Running);
+        return InTurn(command, domain, d => d.Start(), from: DomainPowerState.Stopped, done: DomainPowerState.Running, aim: DomainPowerState.Running);
     }
 
     private async Task<DomainOutcome> AttachNicAsync(RunDomainOperation command, LibvirtDomain domain, CancellationToken cancellationToken)
@@ -561,32 +562,60 @@ public sealed class DomainOperations(
     }
 
     /// <summary>
-    /// A reboot leaves no trace in the domain's state, so its operation is marked on the running domain first: a copy
-    /// redelivered after an agent restart finds the mark and does not reboot the guest again. An agent killed between
-    /// the mark and the reboot loses that reboot, which keeps it at most once, as every operation is.
+    /// A power operation in its VM's order (<see cref="OperationMarks"/>): a late copy of one that a later operation
+    /// has overtaken is refused, one that acted before an agent restart does not act again (it succeeds if the domain is
+    /// where it aimed), and otherwise it is <see cref="Act"/>, marked just before libvirt is asked. An agent killed
+    /// between the mark and the call loses that act: at most once.
     /// </summary>
-    private static void RebootOnce(LibvirtDomain domain, Guid operationId)
+    private static DomainOutcome InTurn(
+        RunDomainOperation command, LibvirtDomain domain, Action<LibvirtDomain> act, DomainPowerState? from, DomainPowerState? done, DomainPowerState aim)
     {
-        if (OperationMarks.LastOf(domain) == operationId)
+        using var turn = OperationMarks.TakeTurn(command.Domain.VmId);
+        var state = PowerStateOf(domain.GetState().State);
+        return OperationMarks.TurnOf(domain, command, out var marked) switch
         {
-            return;
-        }
-
-        OperationMarks.Mark(domain, operationId);
-        domain.Reboot();
+            PowerTurn.Superseded => Superseded(command, domain, state, marked),
+            PowerTurn.Repeat when state == aim => new DomainOutcome(true, state),
+            PowerTurn.Repeat => DomainOutcome.Fail(state, "ACTED_BEFORE_RESTART",
+                $"this operation asked libvirt to act on domain {domain.Name} before the agent restarted, and the domain is {Name(state)} now; it is not asked again"),
+            _ => Act(domain, d =>
+            {
+                OperationMarks.Mark(d, command);
+                act(d);
+            }, from, done),
+        };
     }
+
+    private static DomainOutcome Superseded(RunDomainOperation command, LibvirtDomain domain, DomainPowerState state, long? marked) =>
+        DomainOutcome.Fail(state, "SUPERSEDED",
+            $"this is operation {command.Sequence} of the VM, and its later operation {marked} has acted on domain {domain.Name} already; nothing was done");
 
     private static string Name(DomainPowerState state) => state.ToString().ToUpperInvariant();
 
     /// <summary>Asks the guest to shut down and waits for it, up to just before the deadline.</summary>
-    private async Task<DomainOutcome> ShutdownAsync(LibvirtDomain domain, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
+    /// <remarks>In its VM's order, as <see cref="InTurn"/>; a repeat after an agent restart waits for the guest it asked before.</remarks>
+    private async Task<DomainOutcome> ShutdownAsync(
+        RunDomainOperation command, LibvirtDomain domain, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
     {
-        if (PowerStateOf(domain.GetState().State) == DomainPowerState.Stopped)
+        using (OperationMarks.TakeTurn(command.Domain.VmId))
         {
-            return new DomainOutcome(true, DomainPowerState.Stopped);
+            var before = PowerStateOf(domain.GetState().State);
+            if (before == DomainPowerState.Stopped)
+            {
+                return new DomainOutcome(true, DomainPowerState.Stopped);
+            }
+
+            switch (OperationMarks.TurnOf(domain, command, out var marked))
+            {
+                case PowerTurn.Superseded:
+                    return Superseded(command, domain, before, marked);
+                case PowerTurn.Act:
+                    OperationMarks.Mark(domain, command);
+                    domain.Shutdown();
+                    break;
+            }
         }
 
-        domain.Shutdown();
         while (true)
         {
             var state = PowerStateOf(domain.GetState().State);

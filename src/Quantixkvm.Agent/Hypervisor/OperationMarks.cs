@@ -1,22 +1,84 @@
+using System.Globalization;
 using System.Xml.Linq;
+using Quantixkvm.Contracts;
 using Quantixkvm.Libvirt;
 
 namespace Quantixkvm.Agent.Hypervisor;
 
+/// <summary>What a power operation may do on its domain, given the operation last marked there.</summary>
+internal enum PowerTurn
+{
+    /// <summary>No later operation has acted: this one may.</summary>
+    Act,
+
+    /// <summary>This very operation acted before (the agent restarted before its message was acknowledged).</summary>
+    Repeat,
+
+    /// <summary>An operation requested after this one has acted already: this is a late copy and must not undo it.</summary>
+    Superseded,
+}
+
 /// <summary>
-/// The last operation that acted on a running domain without leaving a trace in its state (a reboot), kept in the
-/// domain's live metadata. Unlike the agent's in-memory outcome cache it outlives an agent restart, so a copy of that
-/// operation redelivered afterwards is recognised. Live only: it goes with the running guest, never into the definition.
+/// The last power operation (start, stop, reboot, pause, resume) that acted on a domain, kept in the domain's metadata:
+/// its id and its place in the VM's order of operations. Unlike the agent's in-memory outcome cache it outlives an agent
+/// restart, and it is written just before libvirt is asked. So a copy of that operation delivered again does not act
+/// twice (a reboot's effect does not even show in the state), and a late copy of an earlier operation cannot undo what
+/// a later one did (a pause redelivered after the resume that followed it). It goes into the persistent definition, and
+/// into the live one of a running domain, since a stop ends the live one. Checks and marks of one VM take turns.
 /// </summary>
 internal static class OperationMarks
 {
     public const string Namespace = "https://quantixkvm.dev/xmlns/operation/1";
     private const string Prefix = "qkvmop";
 
-    /// <summary>The operation last marked on the running domain; null when none is.</summary>
-    public static Guid? LastOf(LibvirtDomain domain) =>
-        domain.GetMetadataElement(Namespace) is { } xml && Guid.TryParse(XElement.Parse(xml).Attribute("id")?.Value, out var id) ? id : null;
+    private static readonly SemaphoreSlim[] Turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
-    public static void Mark(LibvirtDomain domain, Guid operationId) =>
-        domain.SetMetadataElement(Namespace, Prefix, new XElement("operation", new XAttribute("id", operationId)).ToString(), live: true, config: false);
+    /// <summary>Holds the VM's turn (one of a fixed set of locks, chosen by the VM id) until disposed.</summary>
+    public static IDisposable TakeTurn(Guid vmId)
+    {
+        var turn = Turns[(vmId.GetHashCode() & int.MaxValue) % Turns.Length];
+        turn.Wait();
+        return new Release(turn);
+    }
+
+    /// <summary>Whether the operation may act, from the mark on the domain's persistent definition.</summary>
+    public static PowerTurn TurnOf(LibvirtDomain domain, RunDomainOperation command, out long? markedSequence)
+    {
+        markedSequence = null;
+        if (domain.GetMetadataElement(Namespace, inactive: true) is not { } xml)
+        {
+            return PowerTurn.Act;
+        }
+
+        var mark = XElement.Parse(xml);
+        markedSequence = long.TryParse(mark.Attribute("sequence")?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) ? sequence : null;
+        if (Guid.TryParse(mark.Attribute("id")?.Value, out var id) && id == command.OperationId)
+        {
+            return PowerTurn.Repeat;
+        }
+
+        return command.Sequence > 0 && markedSequence > command.Sequence ? PowerTurn.Superseded : PowerTurn.Act;
+    }
+
+    /// <summary>Marks the operation on the domain; called just before libvirt is asked to act.</summary>
+    public static void Mark(LibvirtDomain domain, RunDomainOperation command)
+    {
+        var element = new XElement("operation",
+            new XAttribute("id", command.OperationId), new XAttribute("sequence", command.Sequence.ToString(CultureInfo.InvariantCulture))).ToString();
+        var running = domain.GetState().State is not (DomainState.Shutoff or DomainState.Crashed or DomainState.NoState);
+        domain.SetMetadataElement(Namespace, Prefix, element, live: running, config: true);
+    }
+
+    private sealed class Release(SemaphoreSlim turn) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                turn.Release();
+            }
+        }
+    }
 }

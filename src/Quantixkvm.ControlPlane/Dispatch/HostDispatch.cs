@@ -76,7 +76,8 @@ public sealed class HostDispatch(IBus bus, ILogger<HostDispatch> logger)
             CloudInit: vm.CloudInit is { } ci ? new CloudInitSeed(ci.UserData, ci.MetaData, ci.NetworkConfig) : null,
             Migration: migration,
             Nics: nics,
-            Nic: pendingNic is null ? null : await NicAsync(pendingNic, operations, cancellationToken));
+            Nic: pendingNic is null ? null : await NicAsync(pendingNic, operations, cancellationToken),
+            Sequence: requested.Sequence);
         if (retryUntilSent)
         {
             await SendAsync(message.HostId, message.OperationId, message.CorrelationId, message, cancellationToken);

@@ -227,7 +227,7 @@ public static partial class VmDecider
         events.Add(new VmOperationRequested(
             command.VmId, operationId, command.Context.CommandId, OperationKind.Create, Force: false,
             command.Start ? PowerState.Running : PowerState.Stopped, command.HostId, command.Context.Actor, now,
-            now + command.Timeouts.For(OperationKind.Create, force: false)));
+            now + command.Timeouts.For(OperationKind.Create, force: false), Sequence: 1));
         return new VmDecision.Accepted(events, operationId);
     }
 
@@ -296,7 +296,7 @@ public static partial class VmDecider
         events.Add(new VmOperationRequested(
             state.VmId, operationId, command.Context.CommandId, command.Kind, force,
             VmPreconditions.DesiredAfter(command.Kind, state.DesiredPowerState), state.HostId, command.Context.Actor, now,
-            now + command.Timeouts.For(command.Kind, force)));
+            now + command.Timeouts.For(command.Kind, force), state.NextOperationSequence));
         events.AddRange(((VmDecision.Accepted)details).Events);
         return new VmDecision.Accepted(events, operationId);
     }

@@ -6,9 +6,13 @@ public abstract record VmEvent(Guid VmId);
 public sealed record VmCreated(Guid VmId, string Name, int Vcpus, int MemoryMiB, Guid HostId, DateTimeOffset CreatedAt)
     : VmEvent(VmId);
 
+/// <remarks>
+/// <c>Sequence</c> numbers the VM's operations in the order they were requested (1 for its create), so a host can tell
+/// a late copy of an operation from one requested after it; 0 in events recorded before it existed.
+/// </remarks>
 public sealed record VmOperationRequested(
     Guid VmId, Guid OperationId, string CommandId, OperationKind Kind, bool Force, PowerState DesiredPowerState,
-    Guid HostId, string Actor, DateTimeOffset RequestedAt, DateTimeOffset Deadline) : VmEvent(VmId);
+    Guid HostId, string Actor, DateTimeOffset RequestedAt, DateTimeOffset Deadline, long Sequence = 0) : VmEvent(VmId);
 
 public sealed record VmOperationStarted(Guid VmId, Guid OperationId, DateTimeOffset StartedAt) : VmEvent(VmId);
 

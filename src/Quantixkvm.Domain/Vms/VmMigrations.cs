@@ -165,7 +165,7 @@ public static partial class VmDecider
             yield return new VmRelocated(state.VmId, move.FromHostId, move.ToHostId, $"cold migration: {move.Reason}", move.MigrationId, now);
             yield return new VmOperationRequested(
                 state.VmId, recoverId, step.CommandId + ":recover", OperationKind.Recover, false, PowerState.Running, move.ToHostId,
-                "system:migration", now, now + OperationTimeouts.Default.Create);
+                "system:migration", now, now + OperationTimeouts.Default.Create, state.NextOperationSequence);
         }
         else if (step.Kind is OperationKind.Migrate or OperationKind.Recover)
         {
@@ -178,7 +178,8 @@ public static partial class VmDecider
 
     private static VmOperationRequested Request(
         VmState state, CommandContext context, Guid operationId, OperationKind kind, bool force, PowerState desired, Guid hostId, OperationTimeouts timeouts) =>
-        new(state.VmId, operationId, context.CommandId, kind, force, desired, hostId, context.Actor, context.Now, context.Now + timeouts.For(kind, force));
+        new(state.VmId, operationId, context.CommandId, kind, force, desired, hostId, context.Actor, context.Now, context.Now + timeouts.For(kind, force),
+            state.NextOperationSequence);
 
     private static VmDecision? Missing(VmState state, string name) => state.Lifecycle switch
     {

@@ -55,6 +55,9 @@ public sealed record VmState(
 
     public bool HasCloudInit { get; init; }
 
+    /// <summary>The number the VM's next operation gets: every operation ever requested stays in <see cref="Operations"/>.</summary>
+    public long NextOperationSequence => Operations.Count + 1;
+
     /// <summary>Operations whose "started" report is recorded (it may come after their outcome).</summary>
     public ImmutableHashSet<Guid> StartedOperations { get; init; } = [];
 

@@ -40,11 +40,11 @@ internal static class Move
     /// <summary>The operation of the move's first step, as the decider records it when asked at <paramref name="at"/>.</summary>
     public static VmOperationRequested Step(
         Guid operationId, string commandId, OperationKind kind, bool force, PowerState desired, Guid hostId, DateTimeOffset? at = null,
-        string actor = Fixed.Actor, TimeSpan? timeout = null)
+        string actor = Fixed.Actor, TimeSpan? timeout = null, long sequence = 0)
     {
         var when = at ?? Fixed.Now;
         return new VmOperationRequested(
-            Fixed.VmId, operationId, commandId, kind, force, desired, hostId, actor, when, when + (timeout ?? Fixed.Timeouts.For(kind, force)));
+            Fixed.VmId, operationId, commandId, kind, force, desired, hostId, actor, when, when + (timeout ?? Fixed.Timeouts.For(kind, force)), sequence);
     }
 
     /// <summary>A running VM whose live move to the target is under way (asked for earlier).</summary>

@@ -9,13 +9,13 @@ internal static class Vm
         new(Fixed.VmId, Fixed.VmName, Fixed.Vcpus, Fixed.MemoryMiB, Fixed.HostId, at ?? Fixed.Earlier);
 
     public static VmOperationRequested Requested(
-        OperationKind kind, string commandId, bool force = false, PowerState? desired = null, DateTimeOffset? at = null)
+        OperationKind kind, string commandId, bool force = false, PowerState? desired = null, DateTimeOffset? at = null, long sequence = 0)
     {
         var when = at ?? Fixed.Earlier;
         return new VmOperationRequested(
             Fixed.VmId, Fixed.OperationId(commandId), commandId, kind, force,
             desired ?? VmPreconditions.DesiredAfter(kind, PowerState.Stopped), Fixed.HostId, Fixed.Actor, when,
-            when + Fixed.Timeouts.For(kind, force));
+            when + Fixed.Timeouts.For(kind, force), sequence);
     }
 
     public static VmOperationStarted Started(string commandId, DateTimeOffset? at = null) =>
