@@ -129,10 +129,12 @@ public static class FaultRun
         try
         {
             await injector.RunAsync(workloadTask, stop.Token);
-            // A little more work after the last fault, so that its recovery shows too.
-            var after = workload.AcknowledgedCount + 2 * options.Clients;
+            // More work after the last fault, until an operation succeeds after it was healed (or 60 s have passed), so
+            // that its recovery shows too: acknowledged operations alone may all be ones that time out meanwhile.
+            var healedAt = injector.Records.Count > 0 ? injector.Records[^1].HealedAt : DateTimeOffset.UtcNow;
             var until = DateTime.UtcNow.AddSeconds(60);
-            while (workload.AcknowledgedCount < after && !workloadTask.IsCompleted && DateTime.UtcNow < until)
+            while (!workload.Acknowledged.Any(o => o.Status == "SUCCEEDED" && o.EndedAt > healedAt) && !workloadTask.IsCompleted
+                   && DateTime.UtcNow < until)
             {
                 await Task.Delay(50, stop.Token);
             }
