@@ -570,7 +570,7 @@ public sealed class DomainOperations(
     private static DomainOutcome InTurn(
         RunDomainOperation command, LibvirtDomain domain, Action<LibvirtDomain> act, DomainPowerState? from, DomainPowerState? done, DomainPowerState aim)
     {
-        using var turn = OperationMarks.TakeTurn(command.Domain.VmId);
+        using var turn = OperationMarks.TurnFor(command.Domain.VmId).EnterScope();
         var state = PowerStateOf(domain.GetState().State);
         return OperationMarks.TurnOf(domain, command, out var marked) switch
         {
@@ -580,7 +580,7 @@ public sealed class DomainOperations(
                 $"this operation asked libvirt to act on domain {domain.Name} before the agent restarted, and the domain is {Name(state)} now; it is not asked again"),
             _ => Act(domain, d =>
             {
-                OperationMarks.Mark(d, command);
+                OperationMarks.Mark(d, command, runs: state is DomainPowerState.Running or DomainPowerState.Paused);
                 act(d);
             }, from, done),
         };
@@ -597,7 +597,7 @@ public sealed class DomainOperations(
     private async Task<DomainOutcome> ShutdownAsync(
         RunDomainOperation command, LibvirtDomain domain, DateTimeOffset giveUpAt, CancellationToken cancellationToken)
     {
-        using (OperationMarks.TakeTurn(command.Domain.VmId))
+        using (OperationMarks.TurnFor(command.Domain.VmId).EnterScope())
         {
             var before = PowerStateOf(domain.GetState().State);
             if (before == DomainPowerState.Stopped)
@@ -610,7 +610,7 @@ public sealed class DomainOperations(
                 case PowerTurn.Superseded:
                     return Superseded(command, domain, before, marked);
                 case PowerTurn.Act:
-                    OperationMarks.Mark(domain, command);
+                    OperationMarks.Mark(domain, command, runs: before is DomainPowerState.Running or DomainPowerState.Paused);
                     domain.Shutdown();
                     break;
             }

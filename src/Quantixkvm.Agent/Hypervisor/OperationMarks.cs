@@ -31,15 +31,10 @@ internal static class OperationMarks
     public const string Namespace = "https://quantixkvm.dev/xmlns/operation/1";
     private const string Prefix = "qkvmop";
 
-    private static readonly SemaphoreSlim[] Turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+    private static readonly Lock[] Turns = Enumerable.Range(0, 64).Select(_ => new Lock()).ToArray();
 
-    /// <summary>Holds the VM's turn (one of a fixed set of locks, chosen by the VM id) until disposed.</summary>
-    public static IDisposable TakeTurn(Guid vmId)
-    {
-        var turn = Turns[(vmId.GetHashCode() & int.MaxValue) % Turns.Length];
-        turn.Wait();
-        return new Release(turn);
-    }
+    /// <summary>The VM's turn: one of a fixed set of locks, chosen by the VM id. Held only around synchronous libvirt calls.</summary>
+    public static Lock TurnFor(Guid vmId) => Turns[(vmId.GetHashCode() & int.MaxValue) % Turns.Length];
 
     /// <summary>Whether the operation may act, from the mark on the domain's persistent definition.</summary>
     public static PowerTurn TurnOf(LibvirtDomain domain, RunDomainOperation command, out long? markedSequence)
@@ -60,25 +55,14 @@ internal static class OperationMarks
         return command.Sequence > 0 && markedSequence > command.Sequence ? PowerTurn.Superseded : PowerTurn.Act;
     }
 
-    /// <summary>Marks the operation on the domain; called just before libvirt is asked to act.</summary>
-    public static void Mark(LibvirtDomain domain, RunDomainOperation command)
+    /// <summary>
+    /// Marks the operation on the domain, in the live definition too when it <paramref name="runs"/> (running or paused);
+    /// called just before libvirt is asked to act.
+    /// </summary>
+    public static void Mark(LibvirtDomain domain, RunDomainOperation command, bool runs)
     {
         var element = new XElement("operation",
             new XAttribute("id", command.OperationId), new XAttribute("sequence", command.Sequence.ToString(CultureInfo.InvariantCulture))).ToString();
-        var running = domain.GetState().State is not (DomainState.Shutoff or DomainState.Crashed or DomainState.NoState);
-        domain.SetMetadataElement(Namespace, Prefix, element, live: running, config: true);
-    }
-
-    private sealed class Release(SemaphoreSlim turn) : IDisposable
-    {
-        private int _released;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0)
-            {
-                turn.Release();
-            }
-        }
+        domain.SetMetadataElement(Namespace, Prefix, element, live: runs, config: true);
     }
 }
