@@ -173,11 +173,10 @@ public sealed class DomainOperationsTests : IDisposable
             domain.Resume();
         }
 
-        var restarted = AgentParts.Domains(new HypervisorConnection(_libvirt), _clock);
-        (await restarted.RunAsync(reboot, TimeSpan.FromSeconds(1), CancellationToken.None)).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
+        (await RunOnARestartedAgentAsync(reboot)).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
         StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningUnpaused), "the redelivered reboot must not reboot the guest again");
 
-        (await restarted.RunAsync(Command(DomainOperationKind.Reboot, vmId, InAMinute), TimeSpan.FromSeconds(1), CancellationToken.None))
+        (await RunOnARestartedAgentAsync(Command(DomainOperationKind.Reboot, vmId, InAMinute)))
             .ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
         StateOf(_libvirt, vmId).ShouldBe(new DomainStateInfo(DomainState.Running, RunningBooted), "another reboot operation reboots");
     }
@@ -192,8 +191,7 @@ public sealed class DomainOperationsTests : IDisposable
         (await RunAsync(Command(DomainOperationKind.Resume, vmId, InAMinute) with { Sequence = 6 })).ShouldBe(new DomainOutcome(true, DomainPowerState.Running));
 
         // The agent restarted before the pause's message was acknowledged: RabbitMQ delivers it again.
-        var restarted = AgentParts.Domains(new HypervisorConnection(_libvirt), _clock);
-        var late = await restarted.RunAsync(pause, TimeSpan.FromSeconds(1), CancellationToken.None);
+        var late = await RunOnARestartedAgentAsync(pause);
 
         late.Succeeded.ShouldBeFalse();
         late.ErrorCode.ShouldBe("SUPERSEDED");
@@ -211,7 +209,7 @@ public sealed class DomainOperationsTests : IDisposable
         (await RunAsync(Command(DomainOperationKind.Stop, vmId, InAMinute, force: true) with { Sequence = 3 }))
             .ShouldBe(new DomainOutcome(true, DomainPowerState.Stopped));
 
-        var late = await AgentParts.Domains(new HypervisorConnection(_libvirt), _clock).RunAsync(start, TimeSpan.FromSeconds(1), CancellationToken.None);
+        var late = await RunOnARestartedAgentAsync(start);
 
         late.ErrorCode.ShouldBe("SUPERSEDED");
         StateOf(_libvirt, vmId)!.Value.State.ShouldBe(DomainState.Shutoff);
@@ -229,7 +227,7 @@ public sealed class DomainOperationsTests : IDisposable
             domain.Resume();
         }
 
-        var again = await AgentParts.Domains(new HypervisorConnection(_libvirt), _clock).RunAsync(pause, TimeSpan.FromSeconds(1), CancellationToken.None);
+        var again = await RunOnARestartedAgentAsync(pause);
 
         again.ShouldBe(DomainOutcome.Fail(DomainPowerState.Running, "ACTED_BEFORE_RESTART",
             $"this operation asked libvirt to act on domain qkvm-{vmId:N} before the agent restarted, and the domain is RUNNING now; it is not asked again"));
@@ -574,4 +572,8 @@ public sealed class DomainOperationsTests : IDisposable
 
     private Task<DomainOutcome> RunAsync(RunDomainOperation command) =>
         _operations.RunAsync(command, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+    /// <summary>As a restarted agent would: a new <see cref="DomainOperations"/>, whose outcome cache is empty.</summary>
+    private Task<DomainOutcome> RunOnARestartedAgentAsync(RunDomainOperation command) =>
+        AgentParts.Domains(new HypervisorConnection(_libvirt), _clock).RunAsync(command, TimeSpan.FromSeconds(1), CancellationToken.None);
 }
